@@ -1,0 +1,61 @@
+"""Run configuration and settings read from the environment at the edges."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harmscope.errors import NotFoundError
+from harmscope.records import GenerationParams
+
+__all__ = ["DATA_DIR_ENV", "RunConfig", "resolve_data_dir"]
+
+DATA_DIR_ENV = "HARMSCOPE_DATA_DIR"
+"""Environment variable naming the folder that holds the public datasets."""
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a scan; stored with the run so it can be resumed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: str = "hf/default"
+    """``provider/model`` of the system under test."""
+    base_url: str | None = None
+    """Endpoint for HTTP targets."""
+    suite: str = "core"
+    """Registered suite name or path to a suite / labelled-prompt JSONL file."""
+    limit: int | None = Field(default=None, ge=1)
+    """Run a stratified sample of at most this many cases."""
+    seed: int = 0
+    """Seed for sampling the suite (and for sampling targets)."""
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    """Requests in flight at once."""
+    judges: tuple[str, ...] = ("keyword",)
+    """Registered judge names; the first refusal judge drives the headline rates."""
+    params: GenerationParams = Field(default_factory=GenerationParams)
+    """Generation parameters, part of the response cache key."""
+    retries: int = Field(default=3, ge=0, le=20)
+    """Retries per request for transient target errors."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Per-request timeout for HTTP targets."""
+
+
+def resolve_data_dir(explicit: str | Path | None = None) -> Path:
+    """Where the public datasets live: ``explicit``, else ``$HARMSCOPE_DATA_DIR``.
+
+    Raises:
+        NotFoundError: Neither is set, or the folder does not exist.
+    """
+    raw = explicit or os.environ.get(DATA_DIR_ENV)
+    if not raw:
+        raise NotFoundError(
+            f"no data folder: pass --data-dir or set {DATA_DIR_ENV} to the folder holding "
+            "the public datasets"
+        )
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise NotFoundError(f"data folder {path} does not exist")
+    return path
