@@ -1,0 +1,38 @@
+"""The ``harmscope`` command line: thin commands over the library."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from harmscope.cli import info, runs, scan
+from harmscope.cli._common import fail
+from harmscope.errors import HarmscopeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="harmscope",
+    help="Scan, judge, document and guard language models for harm.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("scan")(scan.scan)
+app.command("suites")(info.suites)
+app.command("targets")(info.targets)
+app.command("runs")(runs.list_runs)
+app.command("report")(runs.report)
+app.command("export")(runs.export)
+
+
+def main() -> None:
+    """Entry point: run the app, turning harmscope errors into one-line messages."""
+    try:
+        app()
+    except HarmscopeError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,78 @@
+"""``harmscope suites`` and ``harmscope targets``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harmscope.cli._common import err, out, print_json
+from harmscope.errors import HarmscopeError
+
+__all__ = ["suites", "targets"]
+
+
+def suites(
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the registered suites with their sizes."""
+    from harmscope.suites import registry
+
+    rows = []
+    for name in registry.names():
+        try:
+            suite = registry.get(name)(data_dir=data_dir)
+            refuse = sum(c.expected == "refuse" for c in suite.cases)
+            rows.append(
+                {
+                    "name": name,
+                    "version": suite.version,
+                    "cases": len(suite.cases),
+                    "refuse": refuse,
+                    "comply": len(suite.cases) - refuse,
+                    "description": suite.description,
+                    "available": True,
+                }
+            )
+        except HarmscopeError as exc:
+            rows.append({"name": name, "available": False, "reason": str(exc)})
+    if as_json:
+        print_json({"suites": rows})
+        return
+    table = Table("suite", "version", "cases", "refuse", "comply", "description")
+    for r in rows:
+        if r["available"]:
+            table.add_row(
+                r["name"], r["version"], str(r["cases"]), str(r["refuse"]), str(r["comply"]),
+                r["description"],
+            )
+        else:
+            table.add_row(r["name"], "–", "–", "–", "–", f"[dim]unavailable: {r['reason']}[/]")
+    out.print(table)
+    err.print("Any JSONL file of cases or labelled prompts also works: --suite path.jsonl")
+
+
+def targets() -> None:
+    """List target providers and the model aliases of ``hf/``."""
+    from harmscope.targets import registry
+
+    table = Table("target", "what")
+    descriptions = {
+        "echo": "echo/repeat|refuse|comply — deterministic fake for plumbing",
+        "hf": "hf/<alias|path|hub id> — local transformers model, GGUF included",
+        "openai": "openai/<model> --base-url URL — any OpenAI-compatible chat endpoint",
+    }
+    for name in registry.names():
+        table.add_row(name, descriptions.get(name, "plugin"))
+    try:
+        from harmscope.targets.models import MODEL_ALIASES
+
+        for alias, what in MODEL_ALIASES.items():
+            table.add_row(f"hf/{alias}", what)
+    except ImportError:
+        pass
+    out.print(table)

@@ -1,0 +1,101 @@
+"""``harmscope scan``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harmscope.cli._common import err, fail, out, print_json
+from harmscope.config import RunConfig
+from harmscope.records import GenerationParams
+from harmscope.store import DEFAULT_DB
+
+__all__ = ["scan"]
+
+DEFAULT_CONCURRENCY = {"hf": 32, "openai": 16, "echo": 64}
+
+
+def scan(
+    target: Annotated[str, typer.Option(help="provider/model: hf/default, openai/NAME, ...")] = (
+        "hf/default"
+    ),
+    base_url: Annotated[str | None, typer.Option(help="Endpoint of an HTTP target.")] = None,
+    suite: Annotated[str, typer.Option(help="Suite name or JSONL file.")] = "core",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Run a stratified sample of N cases.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Requests in flight (hf: batch size).")
+    ] = None,
+    judge: Annotated[
+        list[str] | None, typer.Option(help="Judge name (repeat for several).")
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
+    system_prompt: Annotated[str | None, typer.Option(help="System message for every case.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    db: Annotated[Path, typer.Option(help="SQLite store file.")] = Path(DEFAULT_DB),
+    resume: Annotated[
+        str | None, typer.Option(help="Continue a stopped run (id or 'latest').")
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
+    ] = None,
+    report_dir: Annotated[
+        Path, typer.Option(help="Where the HTML report goes.")
+    ] = Path("harmscope-reports"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Scan a target with a suite; store every answer and verdict; report the rates."""
+    from harmscope.report import render_summary, write_html
+    from harmscope.runner import scan_async
+    from harmscope.store import SQLiteStore
+
+    provider = target.partition("/")[0]
+    config = RunConfig(
+        target=target,
+        base_url=base_url,
+        suite=suite,
+        limit=limit,
+        seed=seed,
+        concurrency=concurrency or DEFAULT_CONCURRENCY.get(provider, 8),
+        judges=tuple(judge or ("keyword",)),
+        params=GenerationParams(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+            system_prompt=system_prompt,
+        ),
+    )
+    with Progress(
+        TextColumn("[bold]scan"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("errors {task.fields[errors]}  cached {task.fields[cached]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("scan", total=None, errors=0, cached=0)
+
+        def progress(p: object) -> None:
+            bar.update(task, completed=p.done, total=p.total, errors=p.errors, cached=p.cached)  # type: ignore[attr-defined]
+
+        try:
+            summary = asyncio.run(
+                scan_async(config, db=db, resume=resume, data_dir=data_dir, on_progress=progress)
+            )
+        except KeyboardInterrupt:
+            fail(f"stopped; continue with: harmscope scan --db {db} --resume latest", code=130)
+    with SQLiteStore(db) as store:
+        results = store.results(summary.run_id)
+    report = write_html(summary, results, report_dir)
+    if as_json:
+        print_json({**summary.model_dump(mode="json"), "report": str(report)})
+        return
+    out.print(render_summary(summary))
+    out.print(f"report: [bold]{report}[/]", highlight=False, soft_wrap=True)

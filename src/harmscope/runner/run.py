@@ -1,0 +1,194 @@
+"""A run: suite × target × judges, with one concurrency limit, a cache and resume.
+
+The runner is the only place that decides what runs when. Each case flows
+cache-or-target → judges → store, and is committed as a unit the moment it is judged, so a
+run killed at any instant resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict
+
+from harmscope.config import RunConfig
+from harmscope.judges.base import Judge
+from harmscope.metrics import CaseResult, Metrics, compute_metrics
+from harmscope.records import Case, Response, Verdict
+from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
+from harmscope.targets.base import Target
+
+__all__ = ["Progress", "RunSummary", "run", "run_async", "summarize"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Sent to ``on_progress`` after every stored case."""
+
+    done: int
+    """Cases finished (including those finished before a resume)."""
+    total: int
+    """Cases in the run."""
+    errors: int
+    """Target errors so far in this session."""
+    cached: int
+    """Responses served from the cache in this session."""
+
+
+class RunSummary(BaseModel):
+    """What a scan reports: counts and metrics (the ``--json`` output, stable)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    """The run's id in the store."""
+    status: RunStatus
+    """``complete`` when every case has a stored result."""
+    target: str
+    """Target id."""
+    suite: str
+    """``name@version``."""
+    judges: tuple[str, ...]
+    """Judge ids; the first drives the rates."""
+    db: str
+    """The store file."""
+    cases: int
+    """Cases in the run."""
+    completed: int
+    """Cases with a stored response (ok or errored)."""
+    errors: int
+    """Cases whose target call failed."""
+    unscored: int
+    """Cases answered but not scored by the primary judge."""
+    metrics: Metrics
+    """Rates per run and per category."""
+
+
+def summarize(store: SQLiteStore, run_id: str) -> RunSummary:
+    """Summarize a stored run (complete or not) from the store alone."""
+    info = store.run(run_id)
+    results = store.results(info.run_id)
+    metrics = compute_metrics(results, judge_id=info.judges[0] if info.judges else None)
+    return RunSummary(
+        run_id=info.run_id,
+        status=info.status,
+        target=info.target_id,
+        suite=info.suite_ref,
+        judges=info.judges,
+        db=store.path,
+        cases=len(results),
+        completed=sum(r.response is not None for r in results),
+        errors=metrics.errors,
+        unscored=metrics.unscored,
+        metrics=metrics,
+    )
+
+
+def _is_done(result: CaseResult, judge_ids: Sequence[str], retry_errors: bool) -> bool:
+    if result.response is None:
+        return False
+    if not result.response.ok:
+        return not retry_errors
+    have = {v.judge_id for v in result.verdicts}
+    return all(j in have for j in judge_ids)
+
+
+async def _judge_all(judges: Sequence[Judge], case: Case, response: Response) -> list[Verdict]:
+    if not response.ok:
+        return []
+    verdicts = []
+    for judge in judges:
+        try:
+            verdicts.append(await judge.judge(case, response))
+        except Exception as exc:  # a judge bug must not lose the response
+            log.warning("judge %s failed on %s: %s", judge.id, case.id, exc)
+            verdicts.append(Verdict.unscored(case.id, judge.id, f"judge error: {exc}"))
+    return verdicts
+
+
+async def run_async(
+    config: RunConfig,
+    *,
+    store: SQLiteStore,
+    target: Target,
+    judges: Sequence[Judge],
+    cases: Sequence[Case] | None = None,
+    suite_ref: str = "",
+    resume: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    """Run (or resume) a scan and return its summary.
+
+    Args:
+        config: The run's configuration (stored with a new run).
+        store: Where results go.
+        target: The system under test.
+        judges: Judges scoring every answer; the first drives the headline rates.
+        cases: The cases of a new run (ignored when resuming).
+        suite_ref: ``name@version`` of the suite the cases come from.
+        resume: Id of a stored run to continue; errored cases are tried again.
+        on_progress: Called after each stored case.
+    """
+    judge_ids = [j.id for j in judges]
+    if resume is None:
+        if not cases:
+            raise ValueError("a new run needs cases")
+        run_id = store.create_run(
+            config=config, suite_ref=suite_ref, target_id=target.id, judges=judge_ids, cases=cases
+        )
+    else:
+        run_id = store.run(resume).run_id
+        store.set_judges(run_id, judge_ids)
+        store.set_status(run_id, "running")
+    results = store.results(run_id)
+    todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors=resume is not None)]
+    done = len(results) - len(todo)
+    stats = {"done": done, "errors": 0, "cached": 0}
+    sem = asyncio.Semaphore(config.concurrency)
+    params = config.params
+
+    async def one(case: Case) -> None:
+        key = cache_key(target.id, case, params)
+        response = store.cached(key)
+        if response is not None:
+            response = response.model_copy(update={"case_id": case.id})
+            stats["cached"] += 1
+        else:
+            async with sem:
+                t0 = time.perf_counter()
+                response = await target.generate(case.messages, params, case_id=case.id)
+                if not response.latency_s:
+                    response = response.model_copy(
+                        update={"latency_s": time.perf_counter() - t0}
+                    )
+        if not response.ok:
+            stats["errors"] += 1
+        verdicts = await _judge_all(judges, case, response)
+        store.save_result(run_id, response, verdicts, key=key)
+        stats["done"] += 1
+        if on_progress is not None:
+            on_progress(Progress(stats["done"], len(results), stats["errors"], stats["cached"]))
+
+    tasks = [asyncio.create_task(one(c)) for c in todo]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        store.set_status(run_id, "stopped")
+        raise
+    store.set_status(run_id, "complete")
+    return summarize(store, run_id)
+
+
+def run(config: RunConfig, **kwargs: object) -> RunSummary:
+    """Synchronous wrapper around :func:`run_async` (same arguments)."""
+    return asyncio.run(run_async(config, **kwargs))  # type: ignore[arg-type]
+

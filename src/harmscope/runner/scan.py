@@ -1,0 +1,62 @@
+"""``scan``: build a run's parts from a RunConfig and run it. The library's main entry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from harmscope.config import RunConfig
+from harmscope.runner.run import Progress, RunSummary, run_async
+from harmscope.store.sqlite import SQLiteStore
+
+__all__ = ["scan", "scan_async"]
+
+
+async def scan_async(
+    config: RunConfig,
+    *,
+    db: str | Path,
+    resume: str | None = None,
+    data_dir: str | Path | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    """Run ``config`` (or resume run ``resume`` with its stored config) into the store ``db``.
+
+    Raises:
+        HarmscopeError: Bad suite, unknown target or judge, unreadable store.
+    """
+    from harmscope.judges import load_judge
+    from harmscope.suites import load_suite
+    from harmscope.targets import create_target
+
+    with SQLiteStore(db) as store:
+        cases = None
+        suite_ref = ""
+        if resume is not None:
+            config = store.run(resume).config
+        else:
+            suite = load_suite(config.suite, data_dir=data_dir)
+            if config.limit is not None:
+                suite = suite.sample(config.limit, seed=config.seed)
+            cases, suite_ref = suite.cases, suite.ref
+        judges = [load_judge(name) for name in config.judges]
+        target = create_target(config.target, base_url=config.base_url, config=config)
+        try:
+            return await run_async(
+                config,
+                store=store,
+                target=target,
+                judges=judges,
+                cases=cases,
+                suite_ref=suite_ref,
+                resume=resume,
+                on_progress=on_progress,
+            )
+        finally:
+            await target.aclose()
+
+
+def scan(config: RunConfig, **kwargs: object) -> RunSummary:
+    """Synchronous :func:`scan_async`."""
+    return asyncio.run(scan_async(config, **kwargs))  # type: ignore[arg-type]

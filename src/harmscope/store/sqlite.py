@@ -1,0 +1,282 @@
+"""The embedded run store: one SQLite file in WAL mode.
+
+Every response is committed together with its verdicts the moment it is judged, so a run
+killed at any instant (even by SIGKILL) keeps everything finished before it and can be
+resumed without redoing or duplicating a case. A response cache keyed by
+(target, conversation, generation parameters) is shared across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harmscope.config import RunConfig
+from harmscope.errors import NotFoundError, StoreError
+from harmscope.metrics import CaseResult
+from harmscope.records import SCHEMA_VERSION, Case, GenerationParams, Response, Verdict
+
+__all__ = ["RunInfo", "RunStatus", "SQLiteStore", "cache_key"]
+
+RunStatus = Literal["running", "complete", "stopped"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, finished_at TEXT,
+    status TEXT NOT NULL, config TEXT NOT NULL, suite_ref TEXT NOT NULL,
+    target_id TEXT NOT NULL, judges TEXT NOT NULL, schema_version INTEGER NOT NULL,
+    note TEXT);
+CREATE TABLE IF NOT EXISTS run_cases (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), ord INTEGER NOT NULL,
+    case_id TEXT NOT NULL, case_json TEXT NOT NULL, PRIMARY KEY (run_id, case_id));
+CREATE TABLE IF NOT EXISTS responses (
+    run_id TEXT NOT NULL, case_id TEXT NOT NULL, cache_key TEXT NOT NULL,
+    response_json TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, case_id));
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge_id TEXT NOT NULL,
+    verdict_json TEXT NOT NULL, PRIMARY KEY (run_id, case_id, judge_id));
+CREATE TABLE IF NOT EXISTS cache (
+    cache_key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
+"""
+
+
+class RunInfo(BaseModel):
+    """A stored run's header."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    """Short unique id."""
+    created_at: str
+    """ISO-8601 UTC."""
+    finished_at: str | None
+    """When the last case was stored, if the run completed."""
+    status: RunStatus
+    """``running`` also covers runs that were killed: resume them."""
+    config: RunConfig
+    """What was asked for."""
+    suite_ref: str
+    """``name@version`` of the suite."""
+    target_id: str
+    """The target's id."""
+    judges: tuple[str, ...]
+    """Judge ids (``name@version``) that score the run."""
+
+
+def cache_key(target_id: str, case: Case, params: GenerationParams) -> str:
+    """Key of a cached response: same target, same conversation, same parameters."""
+    raw = f"{target_id}\x00{case.content_hash()}\x00{params.cache_key()}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    """Runs, cases, responses and verdicts in one SQLite file.
+
+    Args:
+        path: The database file (created if missing), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable harmscope database ({exc})") from None
+
+    def _check_version(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {row[0]}, this harmscope reads {SCHEMA_VERSION}"
+            )
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self._db.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        config: RunConfig,
+        suite_ref: str,
+        target_id: str,
+        judges: Sequence[str],
+        cases: Sequence[Case],
+    ) -> str:
+        """Store a new run and its cases in one transaction; return its id."""
+        run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, NULL)",
+                (
+                    run_id,
+                    _now(),
+                    config.model_dump_json(),
+                    suite_ref,
+                    target_id,
+                    json.dumps(list(judges)),
+                    SCHEMA_VERSION,
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO run_cases VALUES (?, ?, ?, ?)",
+                [(run_id, i, c.id, c.model_dump_json()) for i, c in enumerate(cases)],
+            )
+        return run_id
+
+    def set_status(self, run_id: str, status: RunStatus) -> None:
+        """Mark a run ``complete`` (stamping the time) or ``stopped``."""
+        finished = _now() if status == "complete" else None
+        self._db.execute(
+            "UPDATE runs SET status=?, finished_at=? WHERE run_id=?", (status, finished, run_id)
+        )
+
+    def set_judges(self, run_id: str, judges: Sequence[str]) -> None:
+        """Record the judges that score a run (when a resume adds one)."""
+        self._db.execute("UPDATE runs SET judges=? WHERE run_id=?", (json.dumps(list(judges)), run_id))
+
+    def run(self, run_id: str) -> RunInfo:
+        """The header of ``run_id`` (``latest`` for the newest run).
+
+        Raises:
+            NotFoundError: No such run.
+        """
+        if run_id == "latest":
+            row = self._db.execute(
+                "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+        else:
+            row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run {run_id!r} in {self.path}")
+        return self._info(row)
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, newest first."""
+        rows = self._db.execute("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC")
+        return [self._info(r) for r in rows.fetchall()]
+
+    def _info(self, row: tuple[object, ...]) -> RunInfo:
+        try:
+            return RunInfo(
+                run_id=str(row[0]),
+                created_at=str(row[1]),
+                finished_at=None if row[2] is None else str(row[2]),
+                status=row[3],  # type: ignore[arg-type]
+                config=RunConfig.model_validate_json(str(row[4])),
+                suite_ref=str(row[5]),
+                target_id=str(row[6]),
+                judges=tuple(json.loads(str(row[7]))),
+            )
+        except (ValidationError, ValueError) as exc:
+            raise StoreError(f"{self.path}: run {row[0]} is unreadable ({exc})") from None
+
+    # -- cases and results ----------------------------------------------------------------
+
+    def cases(self, run_id: str) -> list[Case]:
+        """The run's cases in their original order."""
+        rows = self._db.execute(
+            "SELECT case_json FROM run_cases WHERE run_id=? ORDER BY ord", (run_id,)
+        )
+        return [Case.model_validate_json(r[0]) for r in rows]
+
+    def save_result(
+        self, run_id: str, response: Response, verdicts: Sequence[Verdict], *, key: str
+    ) -> None:
+        """Store a response and its verdicts atomically; cache a successful response."""
+        with self._tx():
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
+                (run_id, response.case_id, key, response.model_dump_json(), _now()),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
+                [(run_id, v.case_id, v.judge_id, v.model_dump_json()) for v in verdicts],
+            )
+            if response.ok:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO cache VALUES (?, ?, ?)",
+                    (key, response.model_dump_json(), _now()),
+                )
+
+    def cached(self, key: str) -> Response | None:
+        """A cached successful response, if any."""
+        row = self._db.execute("SELECT response_json FROM cache WHERE cache_key=?", (key,))
+        found = row.fetchone()
+        return None if found is None else Response.model_validate_json(found[0])
+
+    def results(self, run_id: str) -> list[CaseResult]:
+        """Every case of the run with its response (``None`` if pending) and verdicts."""
+        responses = {
+            cid: Response.model_validate_json(js)
+            for cid, js in self._db.execute(
+                "SELECT case_id, response_json FROM responses WHERE run_id=?", (run_id,)
+            )
+        }
+        verdicts: dict[str, list[Verdict]] = {}
+        for cid, js in self._db.execute(
+            "SELECT case_id, verdict_json FROM verdicts WHERE run_id=? ORDER BY judge_id",
+            (run_id,),
+        ):
+            verdicts.setdefault(cid, []).append(Verdict.model_validate_json(js))
+        return [
+            CaseResult(case=c, response=responses.get(c.id), verdicts=tuple(verdicts.get(c.id, ())))
+            for c in self.cases(run_id)
+        ]
+
+    def iter_rows(self, run_id: str) -> Iterator[dict[str, object]]:
+        """Flat export rows: case, response and verdicts per case."""
+        for r in self.results(run_id):
+            yield {
+                "run_id": run_id,
+                "case": r.case.model_dump(mode="json"),
+                "response": None if r.response is None else r.response.model_dump(mode="json"),
+                "verdicts": [v.model_dump(mode="json") for v in r.verdicts],
+            }
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,45 @@
+"""A deterministic fake target for plumbing tests and plugin authors.
+
+``echo/<mode>``: ``echo/repeat`` answers with the user's last message, ``echo/refuse`` always
+refuses, ``echo/comply`` always complies. It never stands in for a model in a test that
+claims to test a model.
+"""
+
+from __future__ import annotations
+
+from harmscope.config import RunConfig
+from harmscope.records import GenerationParams, Message, Response
+
+__all__ = ["EchoTarget", "create"]
+
+_ANSWERS = {
+    "refuse": "I'm sorry, but I can't help with that.",
+    "comply": "Sure. Here is a short, general answer to your question.",
+}
+
+
+class EchoTarget:
+    """Answers instantly and deterministically."""
+
+    def __init__(self, mode: str = "repeat") -> None:
+        if mode not in {"repeat", *_ANSWERS}:
+            raise ValueError(f"echo mode must be repeat, refuse or comply, not {mode!r}")
+        self.mode = mode
+        self.id = f"echo/{mode}"
+
+    async def generate(
+        self, messages: tuple[Message, ...], params: GenerationParams, *, case_id: str = ""
+    ) -> Response:
+        """Answer according to the mode."""
+        text = messages[-1].content if self.mode == "repeat" else _ANSWERS[self.mode]
+        return Response(case_id=case_id, target_id=self.id, text=text, finish_reason="stop")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def create(
+    model: str, *, base_url: str | None = None, config: RunConfig | None = None
+) -> EchoTarget:
+    """Factory for ``echo/<mode>``."""
+    return EchoTarget(model)

@@ -1,0 +1,121 @@
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harmscope.config import RunConfig
+from harmscope.records import Case, Verdict
+from harmscope.runner import run_async, summarize
+from harmscope.store import SQLiteStore
+from harmscope.targets.echo import EchoTarget
+
+KILLABLE = Path(__file__).with_name("killable.py")
+
+
+class ExplodingJudge:
+    """A judge with a bug: the runner must store the answer and an unscored verdict."""
+
+    id = "boom@1"
+
+    async def judge(self, case, response):
+        raise RuntimeError("kaboom")
+
+
+class StartsWithJudge:
+    id = "starts@1"
+
+    async def judge(self, case, response):
+        label = "full_refusal" if response.text.startswith("I'm sorry") else "full_compliance"
+        return Verdict(case_id=case.id, judge_id=self.id, refusal=label)
+
+
+def _cases(n):
+    return [
+        Case.from_prompt(f"p{i}", id=f"c{i}", category="hate", expected="refuse" if i % 2 else "comply")
+        for i in range(n)
+    ]
+
+
+def test_run_stores_everything_and_uses_the_cache(tmp_path):
+    async def go():
+        with SQLiteStore(tmp_path / "r.db") as store:
+            config = RunConfig(target="echo/refuse", concurrency=3)
+            kw = dict(store=store, target=EchoTarget("refuse"), judges=[StartsWithJudge()])
+            first = await run_async(config, cases=_cases(6), suite_ref="s@1", **kw)
+            progress = []
+            second = await run_async(
+                config, cases=_cases(6), suite_ref="s@1", on_progress=progress.append, **kw
+            )
+            return first, second, progress
+
+    first, second, progress = asyncio.run(go())
+    assert first.status == "complete" and first.completed == 6
+    m = first.metrics
+    assert (m.unsafe_compliance_rate.k, m.unsafe_compliance_rate.n) == (0, 3)
+    assert (m.over_refusal_rate.k, m.over_refusal_rate.n) == (3, 3)
+    assert second.run_id != first.run_id
+    assert progress[-1].cached == 6 and progress[-1].done == 6, "second run served from cache"
+
+
+def test_a_failing_judge_never_loses_the_answer(tmp_path):
+    async def go():
+        with SQLiteStore(tmp_path / "r.db") as store:
+            s = await run_async(
+                RunConfig(),
+                store=store,
+                target=EchoTarget("comply"),
+                judges=[ExplodingJudge()],
+                cases=_cases(2),
+                suite_ref="s@1",
+            )
+            return s, store.results(s.run_id)
+
+    summary, results = asyncio.run(go())
+    assert summary.unscored == 2 and summary.completed == 2
+    assert results[0].response.text and "kaboom" in results[0].verdicts[0].unscored_reason
+
+
+def _responses(db):
+    con = sqlite3.connect(db)
+    try:
+        return dict(con.execute("SELECT case_id, created_at || response_json FROM responses"))
+    finally:
+        con.close()
+
+
+def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
+    db, log = tmp_path / "kill.db", tmp_path / "calls.log"
+    cmd = [sys.executable, str(KILLABLE), "--db", str(db), "--log", str(log), "--cases", "60"]
+    proc = subprocess.Popen([*cmd, "--phase", "first"], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists() and len(_responses(db)) >= 10:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _responses(db)
+    assert 10 <= len(before) < 60, f"killed mid-run ({len(before)} stored)"
+
+    with SQLiteStore(db) as store:
+        run_id = store.run("latest").run_id
+        assert store.run(run_id).status == "running", "a killed run stays resumable"
+    done = subprocess.run(
+        [*cmd, "--phase", "resume", "--resume", run_id], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split()[1:] == ["complete", "60"]
+
+    after = _responses(db)
+    assert len(after) == 60, "every case has exactly one stored response"
+    assert all(after[k] == v for k, v in before.items()), "stored results were not redone"
+    calls = [line.split() for line in log.read_text().splitlines()]
+    resumed = [cid for phase, cid in calls if phase == "resume"]
+    assert len(resumed) == len(set(resumed)), "no case generated twice after resume"
+    assert set(resumed) == set(after) - set(before), "resume ran exactly the missing cases"
+    with SQLiteStore(db) as store:
+        s = summarize(store, run_id)
+        assert s.status == "complete" and s.metrics.unsafe_compliance_rate.n == 60
