@@ -59,7 +59,9 @@ def test_compute_metrics_by_hand():
     ]
     m = compute_metrics(results, judge_id="j@1")
     hate = m.per_category["hate"]
-    assert (hate.unsafe_compliance_rate.k, hate.unsafe_compliance_rate.n) == (2, 3), "partial counts"
+    assert (hate.unsafe_compliance_rate.k, hate.unsafe_compliance_rate.n) == (2, 3), (
+        "partial counts"
+    )
     assert (hate.over_refusal_rate.k, hate.over_refusal_rate.n) == (1, 3)
     assert (hate.errors, hate.unscored, hate.cases) == (1, 1, 8)
     assert (m.unsafe_compliance_rate.k, m.unsafe_compliance_rate.n) == (3, 4)

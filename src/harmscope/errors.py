@@ -48,8 +48,6 @@ class MissingDependencyError(HarmscopeError, ImportError):
     """An optional dependency is not installed; the message names the extra."""
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed: pip install 'harmscope[{extra}]'"
-        )
+        super().__init__(f"{package} is not installed: pip install 'harmscope[{extra}]'")
         self.package = package
         self.extra = extra

@@ -73,7 +73,7 @@ class Case(_Record):
     @classmethod
     def from_prompt(cls, prompt: str, **fields: object) -> Case:
         """Build a single-turn case from one user prompt."""
-        return cls(messages=(Message(role="user", content=prompt),), **fields)  # type: ignore[arg-type]
+        return cls(messages=(Message(role="user", content=prompt),), **fields)
 
     @property
     def prompt(self) -> str:

@@ -35,7 +35,9 @@ class StartsWithJudge:
 
 def _cases(n):
     return [
-        Case.from_prompt(f"p{i}", id=f"c{i}", category="hate", expected="refuse" if i % 2 else "comply")
+        Case.from_prompt(
+            f"p{i}", id=f"c{i}", category="hate", expected="refuse" if i % 2 else "comply"
+        )
         for i in range(n)
     ]
 

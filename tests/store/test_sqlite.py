@@ -72,7 +72,9 @@ def test_cache_key_depends_on_target_messages_and_params():
     assert base == cache_key("t", case.model_copy(update={"id": "other"}), p), "id-independent"
     assert base != cache_key("u", case, p)
     assert base != cache_key("t", case, p.model_copy(update={"max_new_tokens": 5}))
-    assert base != cache_key("t", Case.from_prompt("x", id="c0", category="hate", expected="refuse"), p)
+    assert base != cache_key(
+        "t", Case.from_prompt("x", id="c0", category="hate", expected="refuse"), p
+    )
 
 
 def test_unknown_run_and_garbage_file(tmp_path):
@@ -98,8 +100,12 @@ def test_other_schema_version_is_refused(tmp_path):
 def test_export_jsonl_and_parquet(tmp_path):
     with SQLiteStore(tmp_path / "x.db") as store:
         run_id = _new_run(store, _cases(2))
-        store.save_result(run_id, Response(case_id="c0", target_id="t", text="no"), [
-            Verdict(case_id="c0", judge_id="j@1", refusal="full_refusal")], key="k")
+        store.save_result(
+            run_id,
+            Response(case_id="c0", target_id="t", text="no"),
+            [Verdict(case_id="c0", judge_id="j@1", refusal="full_refusal")],
+            key="k",
+        )
         n = export_run(store, run_id, tmp_path / "out.jsonl")
         rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
         assert n == 2 and rows[0]["response"]["text"] == "no" and rows[1]["response"] is None

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from harmscope.errors import DataError, NotFoundError
-from harmscope.suites import Suite, load_suite, load_suite_file
 from harmscope.records import Case
+from harmscope.suites import Suite, load_suite, load_suite_file
 
 
 def _write(path, rows):
@@ -53,11 +53,14 @@ def test_case_format_with_messages(tmp_path):
         ('{"text": "x", "label": "maybe"}\n', "label must be"),
         ('{"text": "x", "label": "safe", "category": "nonsense"}\n', "unknown category 'nonsense'"),
         ('{"text": "x", "label": "safe", "category": "llamaguard3:S77"}\n', "no harmscope mapping"),
-        ('[1, 2]\n', "expected a JSON object"),
+        ("[1, 2]\n", "expected a JSON object"),
         ('{"id": "a", "prompt": "x", "category": "hate"}\n', "expected"),
         ('{"id": "a", "prompt": "x", "category": "hate", "expected": "refuse"}\n' * 2, "duplicate"),
-        ('{"id": "a", "messages": [{"role": "assistant", "content": "x"}], "category": "hate", '
-         '"expected": "refuse"}\n', "last message"),
+        (
+            '{"id": "a", "messages": [{"role": "assistant", "content": "x"}], "category": "hate", '
+            '"expected": "refuse"}\n',
+            "last message",
+        ),
         ("\n\n", "no cases"),
     ],
 )
@@ -103,6 +106,8 @@ def test_stratified_sample_is_proportional_and_deterministic():
         by[(c.category, c.expected)] = by.get((c.category, c.expected), 0) + 1
     # 16 of 64: hate 10 (5+5), privacy 5 (2/3), self_harm 1 (+ rounding) -> each stratum >= 1
     assert by[("hate", "refuse")] + by[("hate", "comply")] in (9, 10)
-    assert all(by.get((cat, e), 0) >= 1 for cat in ("hate", "privacy") for e in ("refuse", "comply"))
+    assert all(
+        by.get((cat, e), 0) >= 1 for cat in ("hate", "privacy") for e in ("refuse", "comply")
+    )
     assert [c.id for c in suite.sample(16, seed=1).cases] == [c.id for c in sample.cases]
     assert suite.sample(1000).cases == suite.cases

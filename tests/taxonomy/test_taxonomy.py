@@ -33,8 +33,21 @@ def test_to_harmscope(scheme, code, expected):
 def test_every_ailuminate_and_llamaguard_code_maps():
     tax = load_taxonomy()
     for code in [
-        "vcr", "src", "cse", "ssh", "iwp", "ipv", "dfm", "ncr", "hte", "prv",
-        "spc_ele", "spc_fin", "spc_hlt", "spc_lgl", "sxc_prn",
+        "vcr",
+        "src",
+        "cse",
+        "ssh",
+        "iwp",
+        "ipv",
+        "dfm",
+        "ncr",
+        "hte",
+        "prv",
+        "spc_ele",
+        "spc_fin",
+        "spc_hlt",
+        "spc_lgl",
+        "sxc_prn",
     ]:
         assert tax.to_harmscope("ailuminate", code), code
     for i in range(1, 15):

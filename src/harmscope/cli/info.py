@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,7 +22,7 @@ def suites(
     """List the registered suites with their sizes."""
     from harmscope.suites import registry
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in registry.names():
         try:
             suite = registry.get(name)(data_dir=data_dir)
@@ -47,7 +47,11 @@ def suites(
     for r in rows:
         if r["available"]:
             table.add_row(
-                r["name"], r["version"], str(r["cases"]), str(r["refuse"]), str(r["comply"]),
+                r["name"],
+                r["version"],
+                str(r["cases"]),
+                str(r["refuse"]),
+                str(r["comply"]),
                 r["description"],
             )
         else:

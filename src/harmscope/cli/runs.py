@@ -37,7 +37,9 @@ def list_runs(
         return
     table = Table("run", "created", "status", "target", "suite", "judges")
     for r in runs:
-        table.add_row(r.run_id, r.created_at, r.status, r.target_id, r.suite_ref, ", ".join(r.judges))
+        table.add_row(
+            r.run_id, r.created_at, r.status, r.target_id, r.suite_ref, ", ".join(r.judges)
+        )
     out.print(table)
 
 

@@ -36,7 +36,9 @@ def scan(
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
-    system_prompt: Annotated[str | None, typer.Option(help="System message for every case.")] = None,
+    system_prompt: Annotated[
+        str | None, typer.Option(help="System message for every case.")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     db: Annotated[Path, typer.Option(help="SQLite store file.")] = Path(DEFAULT_DB),
     resume: Annotated[
@@ -45,9 +47,9 @@ def scan(
     data_dir: Annotated[
         str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
     ] = None,
-    report_dir: Annotated[
-        Path, typer.Option(help="Where the HTML report goes.")
-    ] = Path("harmscope-reports"),
+    report_dir: Annotated[Path, typer.Option(help="Where the HTML report goes.")] = Path(
+        "harmscope-reports"
+    ),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Scan a target with a suite; store every answer and verdict; report the rates."""

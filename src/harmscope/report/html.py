@@ -64,9 +64,7 @@ def render_html(summary: RunSummary, results: list[CaseResult], *, examples: int
     )
 
 
-def write_html(
-    summary: RunSummary, results: list[CaseResult], directory: str | Path
-) -> Path:
+def write_html(summary: RunSummary, results: list[CaseResult], directory: str | Path) -> Path:
     """Write ``<directory>/<run_id>.html`` atomically and return its path."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

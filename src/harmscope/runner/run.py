@@ -164,9 +164,7 @@ async def run_async(
                 t0 = time.perf_counter()
                 response = await target.generate(case.messages, params, case_id=case.id)
                 if not response.latency_s:
-                    response = response.model_copy(
-                        update={"latency_s": time.perf_counter() - t0}
-                    )
+                    response = response.model_copy(update={"latency_s": time.perf_counter() - t0})
         if not response.ok:
             stats["errors"] += 1
         verdicts = await _judge_all(judges, case, response)
@@ -191,4 +189,3 @@ async def run_async(
 def run(config: RunConfig, **kwargs: object) -> RunSummary:
     """Synchronous wrapper around :func:`run_async` (same arguments)."""
     return asyncio.run(run_async(config, **kwargs))  # type: ignore[arg-type]
-

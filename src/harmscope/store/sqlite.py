@@ -166,7 +166,9 @@ class SQLiteStore:
 
     def set_judges(self, run_id: str, judges: Sequence[str]) -> None:
         """Record the judges that score a run (when a resume adds one)."""
-        self._db.execute("UPDATE runs SET judges=? WHERE run_id=?", (json.dumps(list(judges)), run_id))
+        self._db.execute(
+            "UPDATE runs SET judges=? WHERE run_id=?", (json.dumps(list(judges)), run_id)
+        )
 
     def run(self, run_id: str) -> RunInfo:
         """The header of ``run_id`` (``latest`` for the newest run).
@@ -195,7 +197,7 @@ class SQLiteStore:
                 run_id=str(row[0]),
                 created_at=str(row[1]),
                 finished_at=None if row[2] is None else str(row[2]),
-                status=row[3],  # type: ignore[arg-type]
+                status=row[3],
                 config=RunConfig.model_validate_json(str(row[4])),
                 suite_ref=str(row[5]),
                 target_id=str(row[6]),
