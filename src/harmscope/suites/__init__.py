@@ -50,6 +50,8 @@ def load_suite(spec: str, *, data_dir: str | Path | None = None) -> Suite:
     """
     if spec in registry:
         return registry.get(spec)(data_dir=data_dir)
+    if spec.startswith("hf:"):
+        return hub.load_hub_suite(spec, data_dir=data_dir)
     path = Path(spec)
     if path.suffix in {".jsonl", ".json"} or path.exists():
         return load_suite_file(path)
@@ -57,3 +59,6 @@ def load_suite(spec: str, *, data_dir: str | Path | None = None) -> Suite:
         return registry.get(spec)(data_dir=data_dir)
     except NotFoundError as exc:
         raise NotFoundError(f"{exc}; nor is {spec!r} a suite file") from None
+
+
+from harmscope.suites import hub, public  # noqa: E402,F401  (registers suites)
