@@ -41,6 +41,14 @@ class RunConfig(BaseModel):
     """Retries per request for transient target errors."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Per-request timeout for HTTP targets."""
+    transforms: tuple[str, ...] = ()
+    """Transform specs (ids, families or ``a+b`` compositions); each case also runs under each."""
+    transform_product: bool = False
+    """Also run compositions of the listed transforms (bounded)."""
+    max_requests: int | None = Field(default=None, ge=1)
+    """Stop cleanly (resumable) after this many target requests in one invocation."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Stop cleanly (resumable) before the estimated tokens of one invocation exceed this."""
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:

@@ -50,6 +50,19 @@ def scan(
     report_dir: Annotated[Path, typer.Option(help="Where the HTML report goes.")] = Path(
         "harmscope-reports"
     ),
+    transforms: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated transforms (ids, families, a+b); see `transforms`."),
+    ] = None,
+    transform_product: Annotated[
+        bool, typer.Option(help="Also run compositions of the listed transforms (bounded).")
+    ] = False,
+    max_requests: Annotated[
+        int | None, typer.Option(min=1, help="Stop (resumable) after N target requests.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Stop (resumable) before ~N tokens are spent.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Scan a target with a suite; store every answer and verdict; report the rates."""
@@ -66,6 +79,10 @@ def scan(
         seed=seed,
         concurrency=concurrency or DEFAULT_CONCURRENCY.get(provider, 8),
         judges=tuple(judge or ("keyword",)),
+        transforms=tuple(t.strip() for t in (transforms or "").split(",") if t.strip()),
+        transform_product=transform_product,
+        max_requests=max_requests,
+        max_tokens=max_tokens,
         params=GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
@@ -89,7 +106,19 @@ def scan(
 
         try:
             summary = asyncio.run(
-                scan_async(config, db=db, resume=resume, data_dir=data_dir, on_progress=progress)
+                scan_async(
+                    config,
+                    db=db,
+                    resume=resume,
+                    data_dir=data_dir,
+                    on_progress=progress,
+                    on_estimate=lambda e: err.print(
+                        f"plan: {e.requests} requests, ≤ {e.max_total_tokens} tokens "
+                        "(before cache hits)",
+                        highlight=False,
+                    ),
+                    budget=(max_requests, max_tokens) if resume else None,
+                )
             )
         except KeyboardInterrupt:
             fail(f"stopped; continue with: harmscope scan --db {db} --resume latest", code=130)
@@ -98,6 +127,15 @@ def scan(
     report = write_html(summary, results, report_dir)
     if as_json:
         print_json({**summary.model_dump(mode="json"), "report": str(report)})
-        return
-    out.print(render_summary(summary))
-    out.print(f"report: [bold]{report}[/]", highlight=False, soft_wrap=True)
+    else:
+        out.print(render_summary(summary))
+        out.print(f"report: [bold]{report}[/]", highlight=False, soft_wrap=True)
+    if summary.stop_reason:
+        err.print(f"stopped: {summary.stop_reason}", highlight=False, soft_wrap=True)
+    if summary.cases and summary.errors == summary.cases:
+        first = next((r.response.error for r in results if r.response and r.response.error), "")
+        fail(
+            f"all {summary.cases} requests failed (first: {first}); fix the target and "
+            f"continue with: harmscope scan --db {db} --resume {summary.run_id}",
+            code=1,
+        )

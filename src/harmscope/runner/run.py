@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from harmscope.config import RunConfig
 from harmscope.judges.base import Judge
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
-from harmscope.records import Case, Response, Verdict
+from harmscope.records import Case, GenerationParams, Response, Verdict
+from harmscope.runner.budget import Budget, Estimate, estimate
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
 from harmscope.targets.base import Target
 
@@ -68,9 +69,11 @@ class RunSummary(BaseModel):
     """Cases answered but not scored by the primary judge."""
     metrics: Metrics
     """Rates per run and per category."""
+    stop_reason: str | None = None
+    """Why a run stopped before completing (e.g. a budget cap); ``None`` otherwise."""
 
 
-def summarize(store: SQLiteStore, run_id: str) -> RunSummary:
+def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None) -> RunSummary:
     """Summarize a stored run (complete or not) from the store alone."""
     info = store.run(run_id)
     results = store.results(info.run_id)
@@ -87,6 +90,7 @@ def summarize(store: SQLiteStore, run_id: str) -> RunSummary:
         errors=metrics.errors,
         unscored=metrics.unscored,
         metrics=metrics,
+        stop_reason=stop_reason,
     )
 
 
@@ -122,6 +126,7 @@ async def run_async(
     suite_ref: str = "",
     resume: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_estimate: Callable[[Estimate], None] | None = None,
 ) -> RunSummary:
     """Run (or resume) a scan and return its summary.
 
@@ -134,6 +139,8 @@ async def run_async(
         suite_ref: ``name@version`` of the suite the cases come from.
         resume: Id of a stored run to continue; errored cases are tried again.
         on_progress: Called after each stored case.
+        on_estimate: Called once, before any request, with the cost estimate of the cases
+            still to run (an upper bound: cached answers cost nothing).
     """
     judge_ids = [j.id for j in judges]
     if resume is None:
@@ -149,9 +156,12 @@ async def run_async(
     results = store.results(run_id)
     todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors=resume is not None)]
     done = len(results) - len(todo)
-    stats = {"done": done, "errors": 0, "cached": 0}
+    if on_estimate is not None:
+        on_estimate(estimate(todo, config.params))
+    stats = {"done": done, "errors": 0, "cached": 0, "skipped": 0}
     sem = asyncio.Semaphore(config.concurrency)
     params = config.params
+    budget = _budget(config)
 
     async def one(case: Case) -> None:
         key = cache_key(target.id, case, params)
@@ -161,8 +171,16 @@ async def run_async(
             stats["cached"] += 1
         else:
             async with sem:
+                if budget is not None and not budget.try_spend(
+                    requests=1, tokens=_tokens(case, params)
+                ):
+                    stats["skipped"] += 1  # left for a resume
+                    return
                 t0 = time.perf_counter()
                 response = await target.generate(case.messages, params, case_id=case.id)
+                if budget is not None and response.completion_tokens is not None:
+                    unused = params.max_new_tokens - response.completion_tokens
+                    budget.refund(tokens=max(0, unused))
                 if not response.latency_s:
                     response = response.model_copy(update={"latency_s": time.perf_counter() - t0})
         if not response.ok:
@@ -182,8 +200,27 @@ async def run_async(
         await asyncio.gather(*tasks, return_exceptions=True)
         store.set_status(run_id, "stopped")
         raise
+    if stats["skipped"]:
+        store.set_status(run_id, "stopped")
+        reason = (
+            f"budget reached ({budget!r}); {stats['skipped']} cases left: "
+            f"harmscope scan --db {store.path} --resume {run_id}"
+        )
+        return summarize(store, run_id, stop_reason=reason)
     store.set_status(run_id, "complete")
     return summarize(store, run_id)
+
+
+def _budget(config: RunConfig) -> Budget | None:
+    if config.max_requests is None and config.max_tokens is None:
+        return None
+    return Budget(max_requests=config.max_requests, max_tokens=config.max_tokens)
+
+
+def _tokens(case: Case, params: GenerationParams) -> int:
+    """Tokens a request may use at most: its prompt (estimated) plus the generation cap."""
+    e = estimate([case], params)
+    return e.prompt_tokens + e.max_completion_tokens
 
 
 def run(config: RunConfig, **kwargs: object) -> RunSummary:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harmscope.config import RunConfig
+from harmscope.runner.budget import Estimate
 from harmscope.runner.run import Progress, RunSummary, run_async
 from harmscope.store.sqlite import SQLiteStore
 
@@ -20,8 +21,13 @@ async def scan_async(
     resume: str | None = None,
     data_dir: str | Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_estimate: Callable[[Estimate], None] | None = None,
+    budget: tuple[int | None, int | None] | None = None,
 ) -> RunSummary:
     """Run ``config`` (or resume run ``resume`` with its stored config) into the store ``db``.
+
+    ``on_estimate`` receives the cost estimate of the cases still to run before any request
+    is sent. ``budget`` (max requests, max tokens) replaces the stored caps when resuming.
 
     Raises:
         HarmscopeError: Bad suite, unknown target or judge, unreadable store.
@@ -35,11 +41,21 @@ async def scan_async(
         suite_ref = ""
         if resume is not None:
             config = store.run(resume).config
+            if budget is not None:
+                config = config.model_copy(
+                    update={"max_requests": budget[0], "max_tokens": budget[1]}
+                )
         else:
             suite = load_suite(config.suite, data_dir=data_dir)
             if config.limit is not None:
                 suite = suite.sample(config.limit, seed=config.seed)
-            cases, suite_ref = suite.cases, suite.ref
+            cases, suite_ref = list(suite.cases), suite.ref
+            if config.transforms:
+                from harmscope.transforms import apply_transforms
+
+                cases = apply_transforms(
+                    cases, list(config.transforms), product=config.transform_product
+                )
         judges = [load_judge(name) for name in config.judges]
         target = create_target(config.target, base_url=config.base_url, config=config)
         try:
@@ -52,6 +68,7 @@ async def scan_async(
                 suite_ref=suite_ref,
                 resume=resume,
                 on_progress=on_progress,
+                on_estimate=on_estimate,
             )
         finally:
             await target.aclose()

@@ -61,4 +61,4 @@ def load_suite(spec: str, *, data_dir: str | Path | None = None) -> Suite:
         raise NotFoundError(f"{exc}; nor is {spec!r} a suite file") from None
 
 
-from harmscope.suites import hub, public  # noqa: E402,F401  (registers suites)
+from harmscope.suites import hub, multiturn, public  # noqa: E402,F401  (registers suites)

@@ -1,0 +1,191 @@
+"""Transforms: pure, deterministic mutations of cases (attacks, framings, encodings).
+
+A transform spec is a transform id (``encode.base64``), a family name (``encode``: every
+transform in the family) or a composition ``a+b`` (``a`` first, then ``b``; each side may be a
+family, which composes every pair). :func:`apply_transforms` expands specs over cases.
+
+Families: ``persona``, ``format``, ``roleplay``, ``authority``, ``pretext``, ``negative``,
+``suppression``, ``prefix``, ``continuation``, ``encode``, ``lang``, ``noise``, ``technical``,
+``multiturn``. Third-party transforms register through the ``harmscope.transforms`` entry-point
+group.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import logging
+import random
+from collections.abc import Iterable, Sequence
+
+from harmscope.errors import NotFoundError
+from harmscope.records import Case
+from harmscope.registry import Registry
+from harmscope.transforms import (
+    authority,
+    continuation,
+    encode,
+    format,
+    lang,
+    multiturn,
+    negative,
+    noise,
+    persona,
+    prefix,
+    pretext,
+    roleplay,
+    suppression,
+    technical,
+)
+from harmscope.transforms.base import Composed, Transform, compose, run_transform
+
+__all__ = [
+    "Composed",
+    "Transform",
+    "apply_transforms",
+    "compose",
+    "families",
+    "get_transform",
+    "list_transforms",
+    "registry",
+    "resolve",
+]
+
+log = logging.getLogger(__name__)
+
+registry: Registry[Transform] = Registry("transform")
+"""Every registered transform by id."""
+
+for _module in (
+    persona,
+    format,
+    roleplay,
+    authority,
+    pretext,
+    negative,
+    suppression,
+    prefix,
+    continuation,
+    encode,
+    lang,
+    noise,
+    technical,
+    multiturn,
+):
+    for _transform in _module.TRANSFORMS:
+        registry.add(_transform.id, _transform)
+
+
+def list_transforms() -> list[Transform]:
+    """Every registered transform, sorted by id."""
+    return [registry.get(name) for name in registry.names()]
+
+
+def families() -> dict[str, list[str]]:
+    """Family name → the ids of its transforms, sorted."""
+    out: dict[str, list[str]] = {}
+    for transform in list_transforms():
+        out.setdefault(transform.family, []).append(transform.id)
+    return out
+
+
+def get_transform(spec: str) -> Transform:
+    """One transform by id, or the composition ``a+b+...`` of several ids.
+
+    Raises:
+        NotFoundError: An unknown id; the message suggests close matches.
+    """
+    parts = [_lookup(part) for part in spec.split("+")]
+    return compose(*parts)
+
+
+def resolve(spec: str) -> list[Transform]:
+    """All transforms a spec names: an id, a family, or ``a+b`` (families expand pairwise).
+
+    Raises:
+        NotFoundError: A part is neither a transform id nor a family.
+    """
+    options = [_expand(part) for part in spec.split("+")]
+    return [compose(*combo) for combo in itertools.product(*options)]
+
+
+def apply_transforms(
+    cases: Iterable[Case],
+    specs: Sequence[str],
+    *,
+    product: bool = False,
+    max_combinations: int = 128,
+    include_plain: bool = True,
+    seed: int = 0,
+) -> list[Case]:
+    """Expand cases by transforms.
+
+    Args:
+        cases: The cases to transform.
+        specs: Transform specs (ids, families, ``a+b`` compositions).
+        product: Compose one transform from each spec, for every combination, instead of
+            applying each spec's transforms separately.
+        max_combinations: Most transform chains applied per case; when the specs give more,
+            a deterministic sample (by ``seed``) of this many is kept, in order.
+        include_plain: Keep each untransformed case before its transformed versions.
+        seed: Seed of that sample.
+
+    Returns:
+        Cases in case-major order: a case, then its transformed versions.
+
+    Raises:
+        NotFoundError: A spec names no transform or family.
+        ValueError: ``max_combinations`` below 1.
+    """
+    if max_combinations < 1:
+        raise ValueError("max_combinations must be at least 1")
+    chains = _chains(specs, product=product)
+    if len(chains) > max_combinations:
+        keep = sorted(random.Random(seed).sample(range(len(chains)), max_combinations))
+        log.info("%d transform combinations, keeping %d", len(chains), max_combinations)
+        chains = [chains[i] for i in keep]
+    out: list[Case] = []
+    for case in cases:
+        if include_plain:
+            out.append(case)
+        for chain in chains:
+            out.extend(run_transform(chain, case))
+    return out
+
+
+def _chains(specs: Sequence[str], *, product: bool) -> list[Transform]:
+    if not specs:
+        return []
+    if product:
+        combos = itertools.product(*(resolve(spec) for spec in specs))
+        chains = [compose(*combo) for combo in combos]
+    else:
+        chains = [t for spec in specs for t in resolve(spec)]
+    unique: dict[str, Transform] = {}
+    for chain in chains:
+        unique.setdefault(chain.id, chain)
+    return list(unique.values())
+
+
+def _expand(part: str) -> list[Transform]:
+    part = part.strip()
+    if part in registry:
+        return [registry.get(part)]
+    members = families().get(part)
+    if members:
+        return [registry.get(name) for name in members]
+    return [_lookup(part)]
+
+
+def _lookup(name: str) -> Transform:
+    name = name.strip()
+    try:
+        return registry.get(name)
+    except NotFoundError:
+        pass
+    known = [*registry.names(), *families()]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise NotFoundError(
+        f"unknown transform {name!r}{hint} (families: {', '.join(sorted(families()))})"
+    ) from None
