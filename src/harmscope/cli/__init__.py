@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from harmscope.cli import info, runs, scan, serve
+from harmscope.cli import cards, info, runs, scan, serve
 from harmscope.cli._common import fail
 from harmscope.errors import HarmscopeError
 
@@ -25,6 +25,7 @@ app.command("targets")(info.targets)
 app.command("runs")(runs.list_runs)
 app.command("report")(runs.report)
 app.command("export")(runs.export)
+app.command("cards")(cards.cards)
 app.command("serve-model")(serve.serve_model)
 
 

@@ -44,23 +44,59 @@ def list_runs(
 
 
 def report(
-    run: Annotated[str, typer.Argument(help="Run id or 'latest'.")] = "latest",
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="RUN...", help="Run ids or 'latest'; two or more give a comparison page."
+        ),
+    ] = None,
     db: DbOption = Path(DEFAULT_DB),
-    report_dir: Annotated[Path, typer.Option()] = Path("harmscope-reports"),
+    out_dir: Annotated[
+        Path, typer.Option("--out", "--report-dir", help="Folder for the HTML page.")
+    ] = Path("harmscope-reports"),
+    scenario: Annotated[
+        Path | None, typer.Option(help="Deployment scenario YAML to read the cards against.")
+    ] = None,
+    judge_error: Annotated[
+        Path | None,
+        typer.Option(help="JSON from 'harmscope judge eval --json' for the primary judge."),
+    ] = None,
+    redact: Annotated[
+        bool, typer.Option(help="Redact example text (it is always truncated).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Render a stored run: terminal table, JSON, and the HTML report."""
-    from harmscope.report import render_summary, write_html
+    """Render stored runs: terminal table, JSON, and the HTML report (or comparison)."""
+    from harmscope.cards import load_judge_error, load_scenario
+    from harmscope.report import render_summary, write_comparison, write_html
     from harmscope.runner import summarize
 
+    ids = runs or ["latest"]
+    scen = load_scenario(scenario) if scenario else None
+    jerr = load_judge_error(judge_error) if judge_error else None
     with _open(db) as store:
-        summary = summarize(store, run)
-        results = store.results(summary.run_id)
-    path = write_html(summary, results, report_dir)
+        summaries = [summarize(store, r) for r in ids]
+        results = [store.results(s.run_id) for s in summaries]
+    errors = [
+        jerr if jerr is None or jerr.judge_id in (None, s.metrics.judge_id) else None
+        for s in summaries
+    ]
+    if len(summaries) == 1:
+        path = write_html(
+            summaries[0], results[0], out_dir, scenario=scen, judge_error=errors[0], redact=redact
+        )
+    else:
+        path = write_comparison(summaries, results, out_dir, judge_errors=errors)
     if as_json:
-        print_json({**summary.model_dump(mode="json"), "report": str(path)})
+        if len(summaries) == 1:
+            print_json({**summaries[0].model_dump(mode="json"), "report": str(path)})
+        else:
+            print_json(
+                {"runs": [s.model_dump(mode="json") for s in summaries], "report": str(path)}
+            )
         return
-    out.print(render_summary(summary))
+    for s in summaries:
+        out.print(render_summary(s))
     out.print(f"report: [bold]{path}[/]", highlight=False, soft_wrap=True)
 
 

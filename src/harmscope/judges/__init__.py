@@ -6,7 +6,8 @@
 * ``keyword`` — multilingual refusal phrases, the transparent baseline;
 * ``embedding`` — refusal and harm classifiers on sentence embeddings (shipped weights);
 * ``llm`` — an LLM-as-judge through any Target with a rubric prompt;
-* ``ensemble`` — combines other judges.
+* ``ensemble`` — combines other judges;
+* ``fixed`` — a deterministic fake for plumbing tests.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ registry.add_lazy("keyword", "harmscope.judges.keyword:create")
 registry.add_lazy("embedding", "harmscope.judges.embedding:create")
 registry.add_lazy("llm", "harmscope.judges.llm:create")
 registry.add_lazy("ensemble", "harmscope.judges.ensemble:create")
+registry.add_lazy("fixed", "harmscope.judges.fixed:create")
 
 
 def parse_judge_spec(spec: str) -> tuple[str, dict[str, str]]:

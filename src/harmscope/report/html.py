@@ -1,22 +1,33 @@
-"""Static HTML report of a run: one self-contained file, no external resources.
+"""Static HTML reports: one self-contained page per run, and a comparison page across runs.
 
-Every piece of model or case text goes through Jinja2 autoescaping; nothing in the page
-executes scripts.
+Every piece of model or case text goes through Jinja2 autoescaping and, by default, the
+cards' redaction; the page carries a Content-Security-Policy that forbids scripts and every
+network load, and its charts are inline SVG drawn from plain geometry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
+from harmscope.cards.build import build_cards, find_judge_error, outcome
+from harmscope.cards.model import CONTENT_WARNING, JudgeError, RedactionOptions, RiskCard
+from harmscope.cards.redact import redact as redact_text
+from harmscope.cards.scenario import RULE, Scenario
+from harmscope.errors import HarmscopeError
 from harmscope.metrics import CaseResult
-from harmscope.report.charts import bar_chart
+from harmscope.report.charts import bar_chart, frontier_chart
 from harmscope.report.terminal import format_rate
-from harmscope.runner.run import RunSummary
+from harmscope.report.views import comparison_rows, frontier_items, transform_rows
 from harmscope.taxonomy import load_taxonomy
 
-__all__ = ["render_html", "write_html"]
+if TYPE_CHECKING:
+    from harmscope.runner.run import RunSummary
+
+__all__ = ["render_comparison", "render_html", "write_comparison", "write_html"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("harmscope.report", "templates"),
@@ -28,48 +39,164 @@ _ENV = jinja2.Environment(
 _ENV.filters["rate"] = format_rate
 
 
-def _examples(results: list[CaseResult], judge_id: str | None, limit: int) -> list[CaseResult]:
+def _pct(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:+.1f} pp" if signed else f"{100 * x:.1f}%"
+
+
+_ENV.filters["pct"] = _pct
+
+
+def _examples(results: Sequence[CaseResult], judge_id: str | None, limit: int) -> list[CaseResult]:
     """Failures first: unsafe compliance, then over-refusal, then the rest."""
 
     def rank(r: CaseResult) -> int:
-        v = r.verdict(judge_id)
-        if r.response is None or v is None or v.refusal is None:
+        o = outcome(r, judge_id)
+        if o in {"pending", "error", "unscored"}:
             return 3
-        if r.case.expected == "refuse" and v.refusal != "full_refusal":
+        if r.case.expected == "refuse" and o != "refused":
             return 0
-        if r.case.expected == "comply" and v.refusal != "full_compliance":
+        if r.case.expected == "comply" and o != "complied":
             return 1
         return 2
 
     return sorted(results, key=rank)[:limit]
 
 
-def render_html(summary: RunSummary, results: list[CaseResult], *, examples: int = 60) -> str:
-    """The report page as a string."""
+def _names() -> dict[str, str]:
+    return {c.id: c.name for c in load_taxonomy()}
+
+
+def render_html(
+    summary: RunSummary,
+    results: Sequence[CaseResult],
+    *,
+    examples: int = 60,
+    scenario: Scenario | None = None,
+    judge_error: JudgeError | None = None,
+    redact: bool = True,
+    cards: Sequence[RiskCard] | None = None,
+) -> str:
+    """The report page of one run as a string.
+
+    Args:
+        summary: The run's summary.
+        results: The run's case results.
+        examples: How many cases to list (failures first).
+        scenario: Deployment to read the cards against.
+        judge_error: The judge's measured error (else one stored on the summary, if any).
+        redact: Redact example text (it is truncated either way).
+        cards: Cards to show; by default those built from this run (measured ones only).
+    """
     m = summary.metrics
-    tax = load_taxonomy()
+    jerr = judge_error if judge_error is not None else find_judge_error(summary)
+    if cards is None:
+        cards = build_cards(
+            summary, results, scenario=scenario, judge_error=jerr, redact=redact, measured_only=True
+        )
     rows = [
         (cat, [cm.unsafe_compliance_rate, cm.over_refusal_rate])
         for cat, cm in m.per_category.items()
     ]
-    chart = bar_chart(rows, series=("unsafe compliance", "over-refusal"))
-    names = {c.id: c.name for c in tax}
+    opts = RedactionOptions(max_chars=600, keep_words=None)
+    shown = [
+        (r, outcome(r, m.judge_id), redact_text(r.case.prompt, opts, enabled=redact))
+        for r in _examples(results, m.judge_id, examples)
+    ]
     return _ENV.get_template("run.html.j2").render(
         s=summary,
         m=m,
-        chart=chart,
-        names=names,
-        examples=_examples(results, m.judge_id, examples),
+        chart=bar_chart(rows, series=("unsafe compliance", "over-refusal")),
+        frontier=frontier_chart(frontier_items(summary), series=(summary.run_id,)),
+        names=_names(),
+        examples=shown,
+        answer=lambda t: redact_text(t or "", opts, enabled=redact),
         judge_id=m.judge_id,
+        judge_error=jerr,
+        transforms=transform_rows(results, m.judge_id),
+        scenario=scenario,
+        rule=RULE,
+        cards=cards,
+        redact=redact,
+        content_warning=CONTENT_WARNING,
     )
 
 
-def write_html(summary: RunSummary, results: list[CaseResult], directory: str | Path) -> Path:
-    """Write ``<directory>/<run_id>.html`` atomically and return its path."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{summary.run_id}.html"
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(summary, results), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def write_html(
+    summary: RunSummary,
+    results: Sequence[CaseResult],
+    directory: str | Path,
+    *,
+    examples: int = 60,
+    scenario: Scenario | None = None,
+    judge_error: JudgeError | None = None,
+    redact: bool = True,
+) -> Path:
+    """Write ``<directory>/<run_id>.html`` atomically and return its path.
+
+    The options are those of :func:`render_html`.
+    """
+    page = render_html(
+        summary,
+        results,
+        examples=examples,
+        scenario=scenario,
+        judge_error=judge_error,
+        redact=redact,
+    )
+    return _write(Path(directory) / f"{summary.run_id}.html", page)
+
+
+def render_comparison(
+    summaries: Sequence[RunSummary],
+    results_list: Sequence[Sequence[CaseResult]],
+    *,
+    judge_errors: Sequence[JudgeError | None] | None = None,
+) -> str:
+    """A page comparing two or more runs: overall and per-category rates, frontier, judges.
+
+    Deltas are the last run minus the first.
+
+    Raises:
+        HarmscopeError: Fewer than two runs, or results not given for each run.
+    """
+    if len(summaries) < 2:
+        raise HarmscopeError("a comparison needs at least two runs")
+    if len(results_list) != len(summaries):
+        raise HarmscopeError("give one results list per run")
+    if judge_errors is None:
+        judge_errors = [find_judge_error(s) for s in summaries]
+    items = [it for k, s in enumerate(summaries) for it in frontier_items(s, k)]
+    labels = tuple(s.run_id for s in summaries)
+    return _ENV.get_template("compare.html.j2").render(
+        runs=list(zip(summaries, judge_errors, strict=True)),
+        rows=comparison_rows(summaries),
+        frontier=frontier_chart(items, series=labels, width=640, height=460),
+        names=_names(),
+        transforms=[
+            transform_rows(rs, s.metrics.judge_id)
+            for s, rs in zip(summaries, results_list, strict=True)
+        ],
+    )
+
+
+def write_comparison(
+    summaries: Sequence[RunSummary],
+    results_list: Sequence[Sequence[CaseResult]],
+    directory: str | Path,
+    *,
+    judge_errors: Sequence[JudgeError | None] | None = None,
+) -> Path:
+    """Write ``<directory>/compare-<first>-<last>.html`` and return its path."""
+    page = render_comparison(summaries, results_list, judge_errors=judge_errors)
+    name = f"compare-{summaries[0].run_id}-{summaries[-1].run_id}.html"
+    return _write(Path(directory) / name, page)

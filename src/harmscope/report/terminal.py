@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from harmscope.metrics import Rate
-from harmscope.runner.run import RunSummary
+
+if TYPE_CHECKING:
+    from harmscope.runner.run import RunSummary
 
 __all__ = ["format_rate", "render_summary"]
 

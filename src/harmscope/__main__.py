@@ -1,0 +1,5 @@
+"""``python -m harmscope``."""
+
+from harmscope.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m harmscope.cli``."""
+
+from harmscope.cli import main
+
+main()

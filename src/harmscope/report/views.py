@@ -1,0 +1,119 @@
+"""What the report pages show, computed from results: pure functions, no markup."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harmscope.cards.build import PLAIN, transform_of
+from harmscope.metrics import CaseResult, CategoryMetrics, Rate, compute_metrics
+from harmscope.report.charts import FrontierItem
+
+if TYPE_CHECKING:
+    from harmscope.runner.run import RunSummary
+
+__all__ = [
+    "ComparisonRow",
+    "TransformRow",
+    "comparison_rows",
+    "delta",
+    "frontier_items",
+    "transform_rows",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TransformRow:
+    """Rates on the cases carrying one transform, and their change from plain cases."""
+
+    transform: str
+    cases: int
+    unsafe_compliance: Rate
+    unsafe_compliance_delta: float | None
+    over_refusal: Rate
+    over_refusal_delta: float | None
+    errors: int
+    unscored: int
+
+
+def delta(a: Rate, b: Rate | None) -> float | None:
+    """``a - b`` in rate units, ``None`` when either is unmeasured."""
+    if b is None or a.value is None or b.value is None:
+        return None
+    return a.value - b.value
+
+
+def transform_rows(results: Sequence[CaseResult], judge_id: str | None) -> list[TransformRow]:
+    """Plain first, then transforms by unsafe compliance, worst first; empty if none."""
+    groups: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        groups[transform_of(r)].append(r)
+    if set(groups) <= {PLAIN}:
+        return []
+    metrics = {t: compute_metrics(rs, judge_id=judge_id) for t, rs in groups.items()}
+    plain = metrics.get(PLAIN)
+    rows = [
+        TransformRow(
+            transform=t,
+            cases=m.cases,
+            unsafe_compliance=m.unsafe_compliance_rate,
+            unsafe_compliance_delta=delta(
+                m.unsafe_compliance_rate, plain.unsafe_compliance_rate if plain else None
+            ),
+            over_refusal=m.over_refusal_rate,
+            over_refusal_delta=delta(
+                m.over_refusal_rate, plain.over_refusal_rate if plain else None
+            ),
+            errors=m.errors,
+            unscored=m.unscored,
+        )
+        for t, m in metrics.items()
+    ]
+
+    def key(row: TransformRow) -> tuple[bool, float, str]:
+        v = row.unsafe_compliance.value
+        return (row.transform != PLAIN, -(v if v is not None else -1.0), row.transform)
+
+    return sorted(rows, key=key)
+
+
+def frontier_items(summary: RunSummary, series: int = 0) -> list[FrontierItem]:
+    """One point per category plus the run overall."""
+    m = summary.metrics
+    items = [
+        FrontierItem(cat, series, cm.unsafe_compliance_rate, cm.over_refusal_rate)
+        for cat, cm in m.per_category.items()
+    ]
+    items.append(
+        FrontierItem("all", series, m.unsafe_compliance_rate, m.over_refusal_rate, overall=True)
+    )
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRow:
+    """One category across runs (``None`` where a run has no case in it)."""
+
+    category: str
+    cells: tuple[CategoryMetrics | None, ...]
+    unsafe_compliance_delta: float | None
+    over_refusal_delta: float | None
+
+
+def comparison_rows(summaries: Sequence[RunSummary]) -> list[ComparisonRow]:
+    """Per-category rows over every run, plus ``all``; deltas are last run minus first."""
+    cats = sorted({c for s in summaries for c in s.metrics.per_category})
+    rows = []
+    for cat in [*cats, "all"]:
+        cells: tuple[CategoryMetrics | None, ...] = tuple(
+            s.metrics if cat == "all" else s.metrics.per_category.get(cat) for s in summaries
+        )
+        first, last = cells[0], cells[-1]
+        ucd = ord_ = None
+        if first is not None and last is not None:
+            ucd = delta(last.unsafe_compliance_rate, first.unsafe_compliance_rate)
+            ord_ = delta(last.over_refusal_rate, first.over_refusal_rate)
+        rows.append(ComparisonRow(cat, cells, ucd, ord_))
+    return rows
