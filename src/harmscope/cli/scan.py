@@ -12,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harmscope.cli._common import err, fail, out, print_json
 from harmscope.config import RunConfig
 from harmscope.records import GenerationParams
+from harmscope.runner.budget import Estimate
+from harmscope.runner.run import Progress as RunProgress
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["scan"]
@@ -90,7 +92,7 @@ def scan(
             system_prompt=system_prompt,
         ),
     )
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]scan"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -98,30 +100,36 @@ def scan(
         TimeElapsedColumn(),
         console=err,
         transient=as_json,
-    ) as bar:
-        task = bar.add_task("scan", total=None, errors=0, cached=0)
+    )
+    task = bar.add_task("scan", total=None, errors=0, cached=0)
 
-        def progress(p: object) -> None:
-            bar.update(task, completed=p.done, total=p.total, errors=p.errors, cached=p.cached)  # type: ignore[attr-defined]
+    def plan(e: Estimate) -> None:  # the run is set up: show the plan, then the bar
+        err.print(
+            f"plan: {e.requests} requests, ≤ {e.max_total_tokens} tokens (before cache hits)",
+            highlight=False,
+        )
+        bar.start()
 
-        try:
-            summary = asyncio.run(
-                scan_async(
-                    config,
-                    db=db,
-                    resume=resume,
-                    data_dir=data_dir,
-                    on_progress=progress,
-                    on_estimate=lambda e: err.print(
-                        f"plan: {e.requests} requests, ≤ {e.max_total_tokens} tokens "
-                        "(before cache hits)",
-                        highlight=False,
-                    ),
-                    budget=(max_requests, max_tokens) if resume else None,
-                )
+    def progress(p: RunProgress) -> None:
+        bar.update(task, completed=p.done, total=p.total, errors=p.errors, cached=p.cached)
+
+    try:
+        summary = asyncio.run(
+            scan_async(
+                config,
+                db=db,
+                resume=resume,
+                data_dir=data_dir,
+                on_progress=progress,
+                on_estimate=plan,
+                budget=(max_requests, max_tokens) if resume else None,
             )
-        except KeyboardInterrupt:
-            fail(f"stopped; continue with: harmscope scan --db {db} --resume latest", code=130)
+        )
+    except KeyboardInterrupt:
+        fail(f"stopped; continue with: harmscope scan --db {db} --resume latest", code=130)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     with SQLiteStore(db) as store:
         results = store.results(summary.run_id)
     report = write_html(summary, results, report_dir)

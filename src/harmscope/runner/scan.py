@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harmscope.config import RunConfig
+from harmscope.records import Case
 from harmscope.runner.budget import Estimate
 from harmscope.runner.run import Progress, RunSummary, run_async
 from harmscope.store.sqlite import SQLiteStore
@@ -33,32 +34,21 @@ async def scan_async(
         HarmscopeError: Bad suite, unknown target or judge, unreadable store.
     """
     from harmscope.judges import load_judge
-    from harmscope.suites import load_suite
     from harmscope.targets import create_target
 
-    with SQLiteStore(db) as store:
-        cases = None
-        suite_ref = ""
-        if resume is not None:
+    cases: list[Case] | None = None
+    suite_ref = ""
+    if resume is None:  # everything that can fail on bad input fails before the store exists
+        cases, suite_ref = _cases(config, data_dir)
+    else:
+        with SQLiteStore(db) as store:
             config = store.run(resume).config
-            if budget is not None:
-                config = config.model_copy(
-                    update={"max_requests": budget[0], "max_tokens": budget[1]}
-                )
-        else:
-            suite = load_suite(config.suite, data_dir=data_dir)
-            if config.limit is not None:
-                suite = suite.sample(config.limit, seed=config.seed)
-            cases, suite_ref = list(suite.cases), suite.ref
-            if config.transforms:
-                from harmscope.transforms import apply_transforms
-
-                cases = apply_transforms(
-                    cases, list(config.transforms), product=config.transform_product
-                )
-        judges = [load_judge(name) for name in config.judges]
-        target = create_target(config.target, base_url=config.base_url, config=config)
-        try:
+        if budget is not None:
+            config = config.model_copy(update={"max_requests": budget[0], "max_tokens": budget[1]})
+    judges = [load_judge(name) for name in config.judges]
+    target = create_target(config.target, base_url=config.base_url, config=config)
+    try:
+        with SQLiteStore(db) as store:
             return await run_async(
                 config,
                 store=store,
@@ -70,8 +60,23 @@ async def scan_async(
                 on_progress=on_progress,
                 on_estimate=on_estimate,
             )
-        finally:
-            await target.aclose()
+    finally:
+        await target.aclose()
+
+
+def _cases(config: RunConfig, data_dir: str | Path | None) -> tuple[list[Case], str]:
+    """The cases of a new run: the suite, sampled, then expanded by the transforms."""
+    from harmscope.suites import load_suite
+
+    suite = load_suite(config.suite, data_dir=data_dir)
+    if config.limit is not None:
+        suite = suite.sample(config.limit, seed=config.seed)
+    cases = list(suite.cases)
+    if config.transforms:
+        from harmscope.transforms import apply_transforms
+
+        cases = apply_transforms(cases, list(config.transforms), product=config.transform_product)
+    return cases, suite.ref
 
 
 def scan(config: RunConfig, **kwargs: object) -> RunSummary:
