@@ -1,0 +1,314 @@
+"""A local transformers model as a target, with micro-batching of concurrent requests.
+
+The runner sends many requests at once. :class:`HFTarget` queues them, waits a short
+collection window, groups them by identical :class:`~harmscope.records.GenerationParams`,
+sorts each group by prompt length and runs up to ``max_batch`` prompts as one left-padded
+``model.generate`` call in a worker thread, so the event loop stays free meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harmscope.config import RunConfig
+from harmscope.errors import TargetError
+from harmscope.records import GenerationParams, Message, Response
+from harmscope.targets.models import LoadedModel, load_model
+
+__all__ = ["HFTarget", "create"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Request:
+    """One queued generation request."""
+
+    messages: tuple[Message, ...]
+    params: GenerationParams
+    case_id: str
+    future: asyncio.Future[Response]
+    queued_at: float
+    started: float
+    prompt_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """What one batched generation produced for one prompt."""
+
+    text: str
+    finish_reason: str
+    completion_tokens: int
+
+
+_STOP = object()
+
+
+class HFTarget:
+    """A local causal language model answering chat conversations.
+
+    Args:
+        spec: What :func:`~harmscope.targets.models.load_model` should load (alias, path,
+            hub id); ignored when ``loaded`` is given, except for the target id.
+        loaded: An already loaded model to use.
+        max_batch: Most prompts generated together in one call.
+        window_s: How long to wait for more requests after the first one arrives.
+        dtype: Weight dtype when loading.
+
+    Attributes:
+        batches_run: Number of ``model.generate`` calls made so far.
+        cases_run: Number of prompts generated so far.
+    """
+
+    def __init__(
+        self,
+        spec: str = "default",
+        *,
+        loaded: LoadedModel | None = None,
+        max_batch: int = 32,
+        window_s: float = 0.02,
+        dtype: str = "float32",
+    ) -> None:
+        if max_batch < 1:
+            raise TargetError(f"max_batch must be at least 1, not {max_batch}")
+        self.id = f"hf/{spec}"
+        self.loaded = loaded or load_model(spec, dtype=dtype)
+        self.max_batch = max_batch
+        self.window_s = window_s
+        self.batches_run = 0
+        self.cases_run = 0
+        self._queue: asyncio.Queue[_Request | object] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def generate(
+        self, messages: tuple[Message, ...], params: GenerationParams, *, case_id: str = ""
+    ) -> Response:
+        """Answer ``messages``; batched with whatever other requests arrive meanwhile."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            prompt_ids = self.encode(messages, params)
+        except Exception as exc:  # a template that rejects the conversation, etc.
+            return self._error(case_id, exc, started)
+        request = _Request(messages, params, case_id, loop.create_future(), loop.time(), started)
+        request.prompt_ids = prompt_ids
+        self._queue_for(loop).put_nowait(request)
+        return await request.future
+
+    async def aclose(self) -> None:
+        """Stop the batching worker (the model stays cached in the process)."""
+        worker, queue = self._worker, self._queue
+        self._worker = self._queue = self._loop = None
+        if worker is None or queue is None or worker.done():
+            return
+        if worker.get_loop() is not asyncio.get_running_loop():
+            with contextlib.suppress(RuntimeError):  # that loop may be closed already
+                worker.cancel()
+            return
+        queue.put_nowait(_STOP)
+        await worker
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def encode(self, messages: Sequence[Message], params: GenerationParams) -> list[int]:
+        """Token ids of the conversation rendered by the chat template, ready to answer."""
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if params.system_prompt is not None and not any(m["role"] == "system" for m in chat):
+            chat.insert(0, {"role": "system", "content": params.system_prompt})
+        tokenizer = self.loaded.tokenizer
+        if tokenizer.chat_template:
+            text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        else:  # a base model: plain text turns
+            text = "\n\n".join(f"{m['role']}: {m['content']}" for m in chat) + "\n\nassistant:"
+        ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not ids:
+            raise TargetError("the conversation encodes to no tokens")
+        return ids
+
+    # -- batching worker ----------------------------------------------------------------
+
+    def _queue_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[_Request | object]:
+        worker = self._worker
+        if self._queue is None or self._loop is not loop or worker is None or worker.done():
+            self._loop = loop
+            self._queue = asyncio.Queue()
+            self._worker = loop.create_task(self._work(self._queue), name=f"{self.id} batcher")
+        return self._queue
+
+    async def _work(self, queue: asyncio.Queue[_Request | object]) -> None:
+        stopping = False
+        while not stopping:
+            first = await queue.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, _Request)
+            pending = [first]
+            try:
+                pending, stopping = await self._collect(queue, first)
+                for chunk in self._chunks(pending):
+                    await self._run_chunk(chunk)
+            except Exception as exc:  # never leave a caller waiting
+                log.exception("batching worker failed")
+                for request in pending:
+                    if not request.future.done():
+                        request.future.set_result(
+                            self._error(request.case_id, exc, request.started)
+                        )
+
+    async def _collect(
+        self, queue: asyncio.Queue[_Request | object], first: _Request
+    ) -> tuple[list[_Request], bool]:
+        """Gather requests for one round: until the window closes or a batch is full."""
+        loop = asyncio.get_running_loop()
+        pending = [first]
+        deadline = first.queued_at + self.window_s
+        while len(pending) < self.max_batch:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if item is _STOP:
+                return pending, True
+            assert isinstance(item, _Request)
+            pending.append(item)
+        return pending, False
+
+    def _chunks(self, pending: list[_Request]) -> list[list[_Request]]:
+        """Group by parameters, sort each group by prompt length, cut into batches."""
+        groups: dict[GenerationParams, list[_Request]] = {}
+        for request in pending:
+            if not request.future.done():  # skip requests whose caller gave up
+                groups.setdefault(request.params, []).append(request)
+        chunks = []
+        for group in groups.values():
+            group.sort(key=lambda r: len(r.prompt_ids))
+            chunks += [group[i : i + self.max_batch] for i in range(0, len(group), self.max_batch)]
+        return chunks
+
+    async def _run_chunk(self, chunk: list[_Request]) -> None:
+        outputs: Sequence[_Output | Exception]
+        try:
+            outputs = await asyncio.to_thread(self._generate_batch, chunk)
+        except Exception as exc:
+            if len(chunk) > 1:  # find the culprit: one bad case must not sink the rest
+                log.warning("batch of %d failed (%s); retrying one by one", len(chunk), exc)
+                for request in chunk:
+                    await self._run_chunk([request])
+                return
+            outputs = [exc]
+        for request, output in zip(chunk, outputs, strict=True):
+            if request.future.done():
+                continue
+            if isinstance(output, Exception):
+                response = self._error(request.case_id, output, request.started)
+            else:
+                response = Response(
+                    case_id=request.case_id,
+                    target_id=self.id,
+                    text=output.text,
+                    finish_reason=output.finish_reason,
+                    latency_s=time.perf_counter() - request.started,
+                    prompt_tokens=len(request.prompt_ids),
+                    completion_tokens=output.completion_tokens,
+                )
+            request.future.set_result(response)
+
+    def _error(self, case_id: str, exc: Exception, started: float) -> Response:
+        return Response(
+            case_id=case_id,
+            target_id=self.id,
+            error=f"{type(exc).__name__}: {exc}",
+            latency_s=time.perf_counter() - started,
+        )
+
+    # -- generation (worker thread) -------------------------------------------------------
+
+    def _generate_batch(self, chunk: Sequence[_Request]) -> list[_Output]:
+        """Run one left-padded ``generate`` call for requests sharing their parameters."""
+        import torch
+        from transformers import GenerationConfig
+
+        model, tokenizer = self.loaded.model, self.loaded.tokenizer
+        params = chunk[0].params
+        width = max(len(r.prompt_ids) for r in chunk)
+        input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, request in enumerate(chunk):
+            input_ids[row, width - len(request.prompt_ids) :] = torch.tensor(request.prompt_ids)
+            attention[row, width - len(request.prompt_ids) :] = 1
+        eos_ids = self._eos_ids()
+        options: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": sorted(eos_ids) or None,
+            "bos_token_id": model.generation_config.bos_token_id,
+        }
+        if params.temperature > 0:
+            options |= {"do_sample": True, "temperature": params.temperature}
+            options |= {"top_p": params.top_p, "top_k": 0}
+        else:
+            options["do_sample"] = False
+        with _model_lock(model), torch.inference_mode(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(params.seed)
+            generated = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                generation_config=GenerationConfig(**options),  # type: ignore[no-untyped-call]
+            )
+        self.batches_run += 1
+        self.cases_run += len(chunk)
+        return [self._decode(row, eos_ids) for row in generated[:, width:].tolist()]
+
+    def _eos_ids(self) -> set[int]:
+        configured = self.loaded.model.generation_config.eos_token_id
+        ids = set(configured if isinstance(configured, list) else [configured])
+        ids.add(self.loaded.tokenizer.eos_token_id)
+        ids.discard(None)
+        return ids
+
+    def _decode(self, row: list[int], eos_ids: set[int]) -> _Output:
+        stop = next((i for i, token in enumerate(row) if token in eos_ids), None)
+        kept = row if stop is None else row[:stop]
+        text = self.loaded.tokenizer.decode(kept, skip_special_tokens=True)
+        return _Output(
+            text=text.strip(),
+            finish_reason="length" if stop is None else "stop",
+            completion_tokens=len(row) if stop is None else stop + 1,
+        )
+
+
+_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _model_lock(model: Any) -> threading.Lock:
+    """One lock per model object: targets sharing a model take turns instead of competing."""
+    with _locks_guard:
+        return _locks.setdefault(model, threading.Lock())
+
+
+def create(model: str, *, base_url: str | None = None, config: RunConfig | None = None) -> HFTarget:
+    """Factory for ``hf/<alias|path|hub id>``; loads the model now.
+
+    Raises:
+        TargetError: A base URL was given, or the model cannot be loaded.
+    """
+    if base_url is not None:
+        raise TargetError("hf/ targets run in-process and take no base URL; use openai/<model>")
+    return HFTarget(model)
