@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from harmscope.cli import cards, info, runs, scan, serve
+from harmscope.cli import cards, guard, info, runs, scan, serve
 from harmscope.cli._common import fail
 from harmscope.errors import HarmscopeError
 
@@ -27,6 +27,7 @@ app.command("report")(runs.report)
 app.command("export")(runs.export)
 app.command("cards")(cards.cards)
 app.command("serve-model")(serve.serve_model)
+app.add_typer(guard.app, name="guard", help="Moderation service, chat proxy and guard evaluation.")
 
 
 def main() -> None:

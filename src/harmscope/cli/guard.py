@@ -1,0 +1,127 @@
+"""``harmscope guard``: serve the guard service, evaluate a guard on labelled data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+
+from harmscope.cli._common import err, out, print_json
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="guard",
+    help="Moderation service and chat proxy; guard evaluation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+GuardOpt = Annotated[
+    str,
+    typer.Option(help="Detectors joined by '+': embedding (shipped heads), llm:<provider/model>."),
+]
+PolicyOpt = Annotated[str | None, typer.Option(help="Policy file (YAML or JSON).")]
+
+
+@app.command("serve")
+def serve(
+    guard: GuardOpt = "embedding",
+    policy: PolicyOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    upstream_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible base URL (…/v1) behind /v1/chat/completions."),
+    ] = None,
+    upstream_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the upstream API key.")
+    ] = "OPENAI_API_KEY",
+    auth_token_env: Annotated[
+        str,
+        typer.Option(help="Environment variable holding the bearer token clients must send."),
+    ] = "HARMSCOPE_GUARD_TOKEN",
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_000_000,
+    base_url: Annotated[
+        str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
+    ] = None,
+) -> None:
+    """Serve /v1/moderations, the /v1/chat/completions proxy, /healthz and /metrics."""
+    from harmscope.guard.app import serve as serve_app
+    from harmscope.guard.engine import load_guard
+
+    built = load_guard(guard, policy=policy, base_url=base_url)
+    token = os.environ.get(auth_token_env) or None
+    err.print(
+        f"guard {built.name} at http://{host}:{port}/v1/moderations"
+        + (f", proxying {upstream_url}" if upstream_url else "")
+        + (" (bearer token required)" if token else ""),
+        highlight=False,
+    )
+    serve_app(
+        built,
+        host=host,
+        port=port,
+        upstream_url=upstream_url,
+        api_key=os.environ.get(upstream_key_env) or None,
+        auth_token=token,
+        max_body_bytes=max_body_bytes,
+    )
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[
+        list[str],
+        typer.Option(
+            help="Labelled JSONL file or public set name (held-out split); repeatable. "
+            "Default: xstest, openai-moderation-dev, jailbreakbench, toxigen."
+        ),
+    ] = [],  # noqa: B006 - typer needs a literal default
+    guard: GuardOpt = "embedding",
+    policy: PolicyOpt = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
+    ] = None,
+    card: Annotated[
+        str | None, typer.Option(help="Write a guard card to PATH.md and PATH.json.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Precision, recall, F1, FPR, AUPRC, over-blocking and latency per labelled set."""
+    from harmscope.guard.engine import load_guard
+    from harmscope.guard.evaluate import evaluate_guard, load_eval_data, write_card
+
+    specs = data or ["xstest", "openai-moderation-dev", "jailbreakbench", "toxigen"]
+    sets = dict(load_eval_data(s) for s in specs)
+    built = load_guard(guard, policy=policy, base_url=base_url)
+    result = asyncio.run(evaluate_guard(built, sets))
+    if card:
+        meta = next((getattr(d, "metadata", None) for d in built.detectors), None)
+        md, _ = write_card(result, card, metadata=meta)
+        err.print(f"wrote {md}", highlight=False)
+    if as_json:
+        flat = dict(result.get("overall", {}))
+        flat.update(result)
+        print_json(flat)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"guard {result['guard']}")
+    for col in ("set", "n", "precision", "recall", "f1", "fpr", "auprc", "over-block", "ms/text"):
+        table.add_column(col, justify="left" if col == "set" else "right")
+
+    def fmt(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    for name, m in {**result["sets"], "overall": result.get("overall", {})}.items():
+        if m:
+            table.add_row(
+                name, str(m["n"]), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]),
+                fmt(m["fpr"]), fmt(m["auprc"]), fmt(m.get("over_blocking")),
+                f"{m['latency_ms_per_text']:.1f}",
+            )  # fmt: skip
+    out.print(table)

@@ -1,0 +1,247 @@
+"""Labelled texts for training and evaluating the guard, read by path from the public sets.
+
+Each reader returns :class:`LabelledText` rows (``unsafe`` true or false, a harmscope category
+for unsafe rows where the source gives one). Splits are fixed by a stable hash of the
+normalised text, so the same text falls in the same split whatever set it comes from:
+
+* XSTest is held out entirely (``test``): it measures over-blocking on safe look-alikes;
+* openai-moderation-dev is never trained on: half ``val`` (threshold choice), half ``test``;
+* ``authored-benign`` is harmscope's own list of ordinary requests (``benign_prompts.txt``);
+* every other set: 50 % ``train``, 25 % ``val``, 25 % ``test``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from harmscope.config import resolve_data_dir
+from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
+from harmscope.taxonomy import load_taxonomy
+
+__all__ = [
+    "PUBLIC_SETS",
+    "LabelledText",
+    "Split",
+    "load_labelled_file",
+    "load_public_set",
+    "split_of",
+]
+
+Split = Literal["train", "val", "test"]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledText:
+    """One labelled text."""
+
+    text: str
+    """The text to classify."""
+    unsafe: bool
+    """Ground truth: should the guard flag it."""
+    category: str | None = None
+    """Harmscope category id of an unsafe text, when the source gives one."""
+    source: str = ""
+    """Name of the set it came from."""
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().casefold())
+
+
+def split_of(text: str, source: str) -> Split:
+    """The fixed split of ``text`` from set ``source`` (see the module docstring)."""
+    bucket = int(hashlib.sha256(_key(text).encode("utf-8")).hexdigest()[:8], 16) % 100
+    if source == "xstest":
+        return "test"
+    if source == "openai-moderation-dev":
+        return "val" if bucket < 50 else "test"
+    return "train" if bucket < 50 else ("val" if bucket < 75 else "test")
+
+
+def _csv(path: Path) -> Iterator[dict[str, str]]:
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file")
+    with path.open(encoding="utf-8", newline="") as fh:
+        yield from csv.DictReader(fh)
+
+
+def _map(scheme: str, code: str) -> str | None:
+    try:
+        return load_taxonomy().to_harmscope(scheme, code)[0].id
+    except UnknownCategoryError:
+        return None
+
+
+def _ailuminate(root: Path) -> Iterator[LabelledText]:
+    path = root / "ailuminate-demo" / "airr_official_1.0_demo_en_us_prompt_set_release.csv"
+    for row in _csv(path):
+        yield LabelledText(row["prompt_text"], True, _map("ailuminate", row["hazard"]))
+
+
+def _harmbench(root: Path) -> Iterator[LabelledText]:
+    path = root / "harmbench" / "data" / "behavior_datasets" / "harmbench_behaviors_text_all.csv"
+    for row in _csv(path):
+        yield LabelledText(row["Behavior"], True, _map("harmbench", row["SemanticCategory"]))
+
+
+def _jbb(root: Path, name: str, unsafe: bool) -> Iterator[LabelledText]:
+    for row in _csv(root / "jailbreakbench" / name):
+        category = _map("jailbreakbench", row["Category"]) if unsafe else None
+        yield LabelledText(row["Goal"], unsafe, category)
+
+
+def _advbench(root: Path) -> Iterator[LabelledText]:
+    for row in _csv(root / "advbench" / "data" / "advbench" / "harmful_behaviors.csv"):
+        yield LabelledText(row["goal"], True, None)
+
+
+def _sst(root: Path) -> Iterator[LabelledText]:
+    for row in _csv(root / "simplesafetytests" / "SimpleSafetyTests - test cases.csv"):
+        yield LabelledText(row["prompts_final"], True, _map("simplesafetytests", row["harm_area"]))
+
+
+def _strongreject(root: Path) -> Iterator[LabelledText]:
+    for row in _csv(root / "strongreject" / "strongreject_dataset.csv"):
+        yield LabelledText(row["forbidden_prompt"], True, _map("strongreject", row["category"]))
+
+
+def _xstest(root: Path) -> Iterator[LabelledText]:
+    for row in _csv(root / "xstest" / "xstest_prompts.csv"):
+        yield LabelledText(row["prompt"], row["label"] == "unsafe", None)
+
+
+def _toxigen(root: Path) -> Iterator[LabelledText]:
+    folder = root / "toxigen-prompts" / "prompts"
+    files = sorted(folder.glob("*_1k.txt"))
+    if not files:
+        raise NotFoundError(f"{folder}: no ToxiGen prompt files")
+    seen: set[str] = set()
+    for path in files:
+        unsafe = path.name.startswith("hate_")
+        for line in path.read_text("utf-8").splitlines():
+            for part in line.split("\\n"):
+                sentence = part.strip().lstrip("-").strip()
+                if len(sentence) < 8 or _key(sentence) in seen:
+                    continue
+                seen.add(_key(sentence))
+                yield LabelledText(sentence, unsafe, "hate" if unsafe else None)
+
+
+def _openai_moderation(root: Path) -> Iterator[LabelledText]:
+    path = root / "openai-moderation-dev" / "samples-dev-840.jsonl"
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no such file")
+    tax = load_taxonomy()
+    for line in path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        positives = [k for k, v in row.items() if k != "prompt" and v == 1]
+        category = tax.to_harmscope("openai_eval", positives[0])[0].id if positives else None
+        yield LabelledText(row["prompt"], bool(positives), category)
+
+
+def _dailydilemmas(root: Path) -> Iterator[LabelledText]:
+    for row in _csv(root / "dailydilemmas" / "data" / "dilemma.csv"):
+        yield LabelledText(row["dilemma_situation"], False, None)
+
+
+def _authored(root: Path) -> Iterator[LabelledText]:
+    from importlib import resources
+
+    text = resources.files(__package__).joinpath("benign_prompts.txt").read_text("utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            yield LabelledText(line.strip(), False, None)
+
+
+_READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
+    "ailuminate": _ailuminate,
+    "harmbench": _harmbench,
+    "jailbreakbench-harmful": lambda r: _jbb(r, "harmful-behaviors.csv", True),
+    "jailbreakbench-benign": lambda r: _jbb(r, "benign-behaviors.csv", False),
+    "advbench": _advbench,
+    "simplesafetytests": _sst,
+    "strongreject": _strongreject,
+    "toxigen": _toxigen,
+    "dailydilemmas": _dailydilemmas,
+    "authored-benign": _authored,
+    "xstest": _xstest,
+    "openai-moderation-dev": _openai_moderation,
+}
+
+PUBLIC_SETS: tuple[str, ...] = tuple(_READERS)
+"""Names accepted by :func:`load_public_set` (``jailbreakbench`` reads both halves)."""
+
+
+def load_public_set(
+    name: str, *, split: Split | None = None, data_dir: str | Path | None = None
+) -> list[LabelledText]:
+    """Read a public set by name, optionally only one split of it.
+
+    Args:
+        name: One of :data:`PUBLIC_SETS`, or ``jailbreakbench`` (harmful and benign).
+        split: Keep only rows of this split; ``None`` keeps all.
+        data_dir: Folder of the public sets; defaults to ``$HARMSCOPE_DATA_DIR``.
+
+    Raises:
+        NotFoundError: Unknown set name, or its files are missing.
+    """
+    names = (
+        ["jailbreakbench-harmful", "jailbreakbench-benign"] if name == "jailbreakbench" else [name]
+    )
+    for n in names:
+        if n not in _READERS:
+            raise NotFoundError(f"unknown public set {name!r}; known: {', '.join(PUBLIC_SETS)}")
+    root = resolve_data_dir(data_dir)
+    rows: list[LabelledText] = []
+    for n in names:
+        for row in _READERS[n](root):
+            if row.text.strip() and (split is None or split_of(row.text, n) == split):
+                rows.append(
+                    LabelledText(row.text, row.unsafe, row.category, n.split("-harmful")[0])
+                )
+    return rows
+
+
+def load_labelled_file(path: str | Path) -> list[LabelledText]:
+    """Read a labelled-prompt JSONL file (``{"text"|"prompt", "label", "category"?}``).
+
+    Raises:
+        DataError: Missing file, invalid JSON or a line without text or a safe/unsafe label;
+            the message names the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    rows: list[LabelledText] = []
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object")
+        text = obj.get("text", obj.get("prompt"))
+        label = obj.get("label")
+        if not isinstance(text, str) or label not in ("safe", "unsafe"):
+            raise DataError(f"{where}: needs a string 'text' and 'label' safe or unsafe")
+        category = obj.get("category")
+        rows.append(LabelledText(text, label == "unsafe", category or None, source=path.stem))
+    if not rows:
+        raise DataError(f"{path}: no labelled rows")
+    return rows

@@ -1,0 +1,232 @@
+"""The guard: normalise, run every detector, combine, decide.
+
+``Guard.check(texts)`` is the async core; ``Guard.check_sync`` wraps it for scripts. Each text
+is scored as given and, when normalisation changed it, also in its normalised form; the higher
+score per key is kept, so normalisation can only add flags, never hide one. Texts longer than
+``window_chars`` are also scored in short sentence-aligned pieces (the embedding model reads
+only about 256 tokens, and averages what it reads), so harmful text cannot hide behind a long
+harmless preamble.
+
+:class:`MicroBatcher` gathers concurrent single requests into one call (one embedding forward
+pass) and is what the HTTP service uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from harmscope.errors import HarmscopeError
+from harmscope.guard.detectors import Detector, ascore
+from harmscope.guard.normalize import DEFAULT_MAX_CHARS, normalize
+from harmscope.guard.policy import Decision, Policy, combine, decide, load_policy
+
+__all__ = ["Guard", "MicroBatcher", "load_guard"]
+
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_PIECE_CHARS = 240
+"""Long texts are also scored in sentence-aligned pieces of about this many characters."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Guard:
+    """Detectors plus a policy.
+
+    Args:
+        detectors: One or more detectors (scores combined by the policy's ensemble rule).
+        policy: The policy; thresholds it leaves unset come from detectors' validated
+            defaults (their ``thresholds`` attribute, first detector first).
+        normalize_text: Apply :func:`~harmscope.guard.normalize.normalize` before scoring.
+        max_chars: Longest text scored.
+        window_chars: Texts longer than this are also scored piece by piece (``0``: never).
+    """
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        policy: Policy | None = None,
+        *,
+        normalize_text: bool = True,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        window_chars: int = 1000,
+    ) -> None:
+        if not detectors:
+            raise HarmscopeError("a guard needs at least one detector")
+        self.detectors = list(detectors)
+        defaults: dict[str, float] = {}
+        for det in reversed(self.detectors):
+            defaults.update(getattr(det, "thresholds", {}) or {})
+        self.policy = (policy or Policy()).with_defaults(defaults)
+        self.normalize_text = normalize_text
+        self.max_chars = max_chars
+        self.window_chars = window_chars
+        self.name = "harmscope-guard/" + "+".join(d.name for d in self.detectors)
+
+    async def check(self, texts: Sequence[str]) -> list[Decision]:
+        """Decide for each text (one batched call per detector)."""
+        if not texts:
+            return []
+        variants: list[str] = []
+        owner: list[int] = []
+        notes: list[tuple[str, ...]] = []
+        for i, text in enumerate(texts):
+            norm = normalize(text, max_chars=self.max_chars) if self.normalize_text else None
+            raw = text[: self.max_chars]
+            forms = [raw] + ([norm.text] if norm is not None and norm.text != raw else [])
+            for form in forms:
+                for piece in self._windows(form):
+                    variants.append(piece)
+                    owner.append(i)
+            notes.append(tuple(f"normalized:{s}" for s in norm.steps) if norm else ())
+        results = await asyncio.gather(*(ascore(d, variants) for d in self.detectors))
+        decisions = []
+        for i, text in enumerate(texts):
+            per_detector: dict[str, dict[str, float]] = {}
+            gaps: list[str] = []
+            for det, scores in zip(self.detectors, results, strict=True):
+                merged: dict[str, float] = {}
+                for j, owner_i in enumerate(owner):
+                    if owner_i == i:
+                        for key, value in scores[j].items():
+                            merged[key] = max(value, merged.get(key, 0.0))
+                if merged:
+                    per_detector[det.name] = merged
+                else:
+                    gaps.append(f"no_score:{det.name}")
+            decision = decide(text, combine(per_detector, self.policy), self.policy)
+            extra = tuple(gaps) + notes[i]
+            if extra:
+                decision = Decision(
+                    decision.flagged,
+                    decision.categories,
+                    decision.scores,
+                    decision.reasons + extra,
+                )
+            decisions.append(decision)
+        return decisions
+
+    def _windows(self, text: str) -> list[str]:
+        if self.window_chars <= 0 or len(text) <= self.window_chars:
+            return [text]
+        pieces: list[str] = [text]
+        current = ""
+        for sentence in _SENTENCE.split(text):
+            if current and len(current) + len(sentence) > _PIECE_CHARS:
+                pieces.append(current)
+                current = ""
+            current = f"{current} {sentence}" if current else sentence
+        if current:
+            pieces.append(current)
+        return pieces
+
+    def check_sync(self, texts: Sequence[str]) -> list[Decision]:
+        """:meth:`check` from synchronous code."""
+        return asyncio.run(self.check(texts))
+
+
+class MicroBatcher(Generic[T, R]):
+    """Collect items submitted concurrently and process them in one call.
+
+    A batch is sent when ``max_batch`` items wait or ``max_wait_s`` has passed since the first.
+
+    Args:
+        fn: Async function from a list of items to a list of results (same order).
+        max_batch: Most items per call.
+        max_wait_s: Longest wait for companions.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[list[T]], Awaitable[list[R]]],
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.003,
+    ) -> None:
+        self.fn = fn
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self.batches = 0
+        """Calls made so far (for tests and metrics)."""
+
+    async def submit_many(self, items: Sequence[T]) -> list[R]:
+        """Submit several items; they may share a batch with other callers."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for item in items:
+            fut: asyncio.Future[R] = loop.create_future()
+            self._pending.append((item, fut))
+            futures.append(fut)
+            if len(self._pending) >= self.max_batch:
+                self._flush()
+        if self._pending and self._timer is None:
+            self._timer = loop.call_later(self.max_wait_s, self._flush)
+        return list(await asyncio.gather(*futures))
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        if batch:
+            self.batches += 1
+            asyncio.ensure_future(self._run(batch))
+        if self._pending:
+            self._timer = asyncio.get_running_loop().call_later(self.max_wait_s, self._flush)
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self.fn([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise HarmscopeError("batched function returned the wrong number of results")
+        except Exception as exc:  # every waiter gets the failure
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+
+def load_guard(
+    spec: str = "embedding",
+    *,
+    policy: str | Path | Policy | None = None,
+    weights: str | Path | None = None,
+    base_url: str | None = None,
+) -> Guard:
+    """Build a guard from a spec: detector names joined by ``+``.
+
+    ``embedding`` (shipped heads, or ``weights``), ``llm:<provider/model>`` (an LLM classifier
+    through that target, ``base_url`` for HTTP targets).
+
+    Raises:
+        HarmscopeError: Unknown detector name.
+        DataError: Bad policy file.
+    """
+    detectors: list[Detector] = []
+    for part in spec.split("+"):
+        name, _, arg = part.strip().partition(":")
+        if name == "embedding":
+            from harmscope.guard.detectors import EmbeddingDetector
+
+            detectors.append(EmbeddingDetector(arg or weights))
+        elif name == "llm" and arg:
+            from harmscope.guard.detectors import LLMDetector
+            from harmscope.targets import create_target
+
+            detectors.append(LLMDetector(create_target(arg, base_url=base_url)))
+        else:
+            raise HarmscopeError(
+                f"unknown guard detector {part!r}; use embedding, llm:<provider/model> "
+                "or several joined by +"
+            )
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    return Guard(detectors, pol)

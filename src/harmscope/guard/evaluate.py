@@ -1,0 +1,210 @@
+"""Evaluate a guard on labelled texts: detection metrics, over-blocking, latency, a card.
+
+``evaluate_guard(guard, {"xstest": rows, ...})`` returns per-set results with ``n``,
+``accuracy``, ``precision``, ``recall``, ``f1``, ``fpr``, ``auprc`` (average precision of the
+overall unsafe score), ``over_blocking`` (share of safe texts flagged) and latency per text.
+Public set names read the held-out ``test`` split (XSTest whole), see
+:mod:`harmscope.guard.data`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harmscope.guard.data import PUBLIC_SETS, LabelledText, load_labelled_file, load_public_set
+from harmscope.guard.detectors import ANY
+from harmscope.guard.engine import Guard
+
+__all__ = [
+    "BinaryMetrics",
+    "average_precision",
+    "binary_metrics",
+    "evaluate_guard",
+    "load_eval_data",
+    "render_card",
+    "write_card",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryMetrics:
+    """Detection metrics of one labelled set (unsafe = positive)."""
+
+    n: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    fpr: float
+    auprc: float | None
+    """Average precision of the scores; ``None`` when the set has one class only."""
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
+def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float | None:
+    """Area under the precision-recall curve as average precision.
+
+    ``AP = sum_k (R_k - R_{k-1}) * P_k`` over distinct score thresholds, highest first (ties
+    share one threshold), as scikit-learn's ``average_precision_score``. ``None`` without both
+    classes.
+    """
+    positives = sum(bool(y) for y in labels)
+    if positives == 0 or positives == len(labels):
+        return None
+    pairs = sorted(zip(scores, labels, strict=True), key=lambda p: -p[0])
+    ap = tp = fp = 0.0
+    prev_recall = 0.0
+    i = 0
+    while i < len(pairs):
+        threshold = pairs[i][0]
+        while i < len(pairs) and pairs[i][0] == threshold:
+            tp += bool(pairs[i][1])
+            fp += not pairs[i][1]
+            i += 1
+        recall = tp / positives
+        ap += (recall - prev_recall) * (tp / (tp + fp))
+        prev_recall = recall
+    return ap
+
+
+def binary_metrics(
+    labels: Sequence[bool], predictions: Sequence[bool], scores: Sequence[float] | None = None
+) -> BinaryMetrics:
+    """Confusion counts and rates; F1 is 0 when there are no true positives."""
+    tp = sum(1 for y, p in zip(labels, predictions, strict=True) if y and p)
+    fp = sum(1 for y, p in zip(labels, predictions, strict=True) if not y and p)
+    fn = sum(1 for y, p in zip(labels, predictions, strict=True) if y and not p)
+    tn = len(labels) - tp - fp - fn
+    precision, recall = _div(tp, tp + fp), _div(tp, tp + fn)
+    return BinaryMetrics(
+        n=len(labels),
+        tp=tp,
+        fp=fp,
+        tn=tn,
+        fn=fn,
+        accuracy=_div(tp + tn, len(labels)),
+        precision=precision,
+        recall=recall,
+        f1=_div(2 * tp, 2 * tp + fp + fn),
+        fpr=_div(fp, fp + tn),
+        auprc=average_precision(labels, scores) if scores is not None else None,
+    )
+
+
+def load_eval_data(spec: str) -> tuple[str, list[LabelledText]]:
+    """A labelled set by public name (held-out ``test`` split) or JSONL path.
+
+    Raises:
+        NotFoundError: Unknown public set or missing files.
+        DataError: Malformed JSONL file.
+    """
+    if spec in PUBLIC_SETS or spec == "jailbreakbench":
+        return spec, load_public_set(spec, split="test")
+    path = Path(spec)
+    return path.stem, load_labelled_file(path)
+
+
+async def evaluate_guard(
+    guard: Guard, sets: Mapping[str, Sequence[LabelledText]], *, batch_size: int = 64
+) -> dict[str, Any]:
+    """Run the guard over each set and compute its metrics.
+
+    Returns:
+        ``{"guard", "sets": {name: {metrics..., "over_blocking", "latency_ms_per_text"}},
+        "overall": {...}}``.
+    """
+    out: dict[str, Any] = {"guard": guard.name, "sets": {}}
+    all_y: list[bool] = []
+    all_p: list[bool] = []
+    all_s: list[float] = []
+    total_time = 0.0
+    for name, rows in sets.items():
+        texts = [r.text for r in rows]
+        start = time.perf_counter()
+        decisions = []
+        for i in range(0, len(texts), batch_size):
+            decisions += await guard.check(texts[i : i + batch_size])
+        elapsed = time.perf_counter() - start
+        total_time += elapsed
+        y = [r.unsafe for r in rows]
+        p = [d.flagged for d in decisions]
+        s = [d.scores.get(ANY, max(d.scores.values(), default=0.0)) for d in decisions]
+        result = asdict(binary_metrics(y, p, s))
+        safe = [d.flagged for d, r in zip(decisions, rows, strict=True) if not r.unsafe]
+        result["over_blocking"] = _div(sum(safe), len(safe)) if safe else None
+        result["latency_ms_per_text"] = 1000 * _div(elapsed, len(rows))
+        out["sets"][name] = result
+        all_y += y
+        all_p += p
+        all_s += s
+    if all_y:
+        overall = asdict(binary_metrics(all_y, all_p, all_s))
+        overall["latency_ms_per_text"] = 1000 * _div(total_time, len(all_y))
+        out["overall"] = overall
+    return out
+
+
+def render_card(result: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None) -> str:
+    """A Markdown guard card: what the guard is, how it was trained, how it scores."""
+    lines = [f"# Guard card: {result.get('guard', 'guard')}", ""]
+    if metadata:
+        training = metadata.get("training", {})
+        lines += [
+            "## Model",
+            f"- Embedder: `{metadata.get('embedder')}`; heads: {', '.join(metadata['labels'])}",
+            f"- Trained on: {', '.join(training.get('train_sets', []))} (train split only)",
+            f"- Held out: {training.get('held_out', '')}",
+            f"- Command: `{training.get('command', '')}`",
+            "",
+        ]
+    lines += [
+        "## Results (held-out data)",
+        "",
+        "| set | n | precision | recall | F1 | FPR | AUPRC | over-blocking | ms/text |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def fmt(v: Any) -> str:
+        return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    rows = dict(result.get("sets", {}))
+    if "overall" in result:
+        rows["overall"] = result["overall"]
+    for name, m in rows.items():
+        lines.append(
+            f"| {name} | {m['n']} | {fmt(m['precision'])} | {fmt(m['recall'])} | "
+            f"{fmt(m['f1'])} | {fmt(m['fpr'])} | {fmt(m['auprc'])} | "
+            f"{fmt(m.get('over_blocking'))} | {m['latency_ms_per_text']:.1f} |"
+        )
+    lines += [
+        "",
+        "Positive class: unsafe. Over-blocking: share of safe texts flagged. Latency measured "
+        "in process, batches of 64, CPU.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(
+    result: Mapping[str, Any], path: str | Path, *, metadata: Mapping[str, Any] | None = None
+) -> tuple[Path, Path]:
+    """Write the card as ``<path>.md`` and ``<path>.json``; returns both paths."""
+    base = Path(path)
+    base = base.with_suffix("") if base.suffix in {".md", ".json"} else base
+    md, js = base.with_suffix(".md"), base.with_suffix(".json")
+    md.write_text(render_card(result, metadata=metadata), "utf-8")
+    js.write_text(
+        json.dumps({"result": result, "metadata": metadata or {}}, indent=1) + "\n", "utf-8"
+    )
+    return md, js

@@ -1,0 +1,138 @@
+"""OpenAI moderation schema: request parsing and the response built from guard decisions.
+
+OpenAI category names are filled through the taxonomy's ``openai`` crosswalk: the score of an
+OpenAI category is the highest score among harmscope categories that map to it (a category
+without its own entry maps through its parent), and it is flagged when one of them is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from harmscope.guard.detectors import ANY
+from harmscope.guard.policy import Decision
+from harmscope.taxonomy import load_taxonomy
+
+__all__ = ["OPENAI_CATEGORIES", "ModerationRequest", "moderation_response", "openai_view"]
+
+OPENAI_CATEGORIES: tuple[str, ...] = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+"""Every category of OpenAI's moderation response."""
+
+MAX_INPUTS = 256
+"""Most texts per moderation request."""
+
+
+class _TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    text: str | None = None
+    image_url: Any = None
+
+
+class ModerationRequest(BaseModel):
+    """``POST /v1/moderations`` body: ``input`` is a string, a list of strings, or text parts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: str | list[str] | list[_TextPart]
+    """Text(s) to classify."""
+    model: str | None = None
+    """Accepted for compatibility; the guard answers with its own model name."""
+
+    @field_validator("input")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("input must not be an empty list")
+            if len(value) > MAX_INPUTS:
+                raise ValueError(f"at most {MAX_INPUTS} inputs per request")
+            for part in value:
+                if isinstance(part, _TextPart) and (part.type != "text" or part.text is None):
+                    raise ValueError("only text inputs are supported (type 'text')")
+        return value
+
+    def texts(self) -> list[str]:
+        """The input as a list of strings."""
+        if isinstance(self.input, str):
+            return [self.input]
+        return [p if isinstance(p, str) else (p.text or "") for p in self.input]
+
+
+@cache
+def _crosswalk() -> dict[str, tuple[str, ...]]:
+    tax = load_taxonomy()
+    return {c.id: tax.from_harmscope(c.id, "openai") for c in tax}
+
+
+def openai_view(decision: Decision) -> tuple[dict[str, bool], dict[str, float]]:
+    """OpenAI ``categories`` and ``category_scores`` of a decision (all 13 names present)."""
+    walk = _crosswalk()
+    flags = dict.fromkeys(OPENAI_CATEGORIES, False)
+    scores = dict.fromkeys(OPENAI_CATEGORIES, 0.0)
+    for cat, score in decision.scores.items():
+        for name in walk.get(cat, ()):
+            if name in scores:
+                scores[name] = max(scores[name], float(score))
+    for cat in decision.categories:
+        for name in walk.get(cat, ()):
+            if name in flags:
+                flags[name] = True
+    return flags, scores
+
+
+def moderation_response(decisions: Sequence[Decision], *, model: str) -> dict[str, Any]:
+    """The OpenAI moderation response body, with harmscope categories alongside."""
+    results = []
+    for d in decisions:
+        flags, scores = openai_view(d)
+        results.append(
+            {
+                "flagged": d.flagged,
+                "categories": flags,
+                "category_scores": scores,
+                "category_applied_input_types": {k: ["text"] for k in OPENAI_CATEGORIES},
+                "harmscope_categories": list(d.categories),
+                "harmscope_category_scores": {
+                    k: round(float(v), 6) for k, v in d.scores.items() if k != ANY
+                },
+                "harmscope_unsafe_score": round(float(d.scores.get(ANY, 0.0)), 6),
+                "harmscope_reasons": list(d.reasons),
+            }
+        )
+    return {"id": f"modr-{uuid.uuid4().hex[:24]}", "model": model, "results": results}
+
+
+class ErrorBody(BaseModel):
+    """OpenAI-style error object."""
+
+    message: str
+    type: str = "invalid_request_error"
+    param: str | None = None
+    code: str | None = None
+
+
+def error_body(
+    message: str, *, kind: str = "invalid_request_error", code: str | None = None
+) -> dict[str, Any]:
+    """``{"error": {...}}`` as OpenAI returns it."""
+    return {"error": ErrorBody(message=message, type=kind, code=code).model_dump()}
