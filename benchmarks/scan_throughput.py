@@ -92,8 +92,14 @@ def main() -> None:
     a = ap.parse_args()
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "loopback_server.py"), "--port", str(port),
-         "--latency-ms", str(a.latency_ms)],
+        [
+            sys.executable,
+            str(HERE / "loopback_server.py"),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(a.latency_ms),
+        ],
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -112,8 +118,10 @@ def main() -> None:
                 db = Path(tmp) / f"run{r}.db"
                 ours.append(asyncio.run(harmscope_scan(base_url, a.n, a.c, f"hs{r}", db)))
         b, h = statistics.median(bare), statistics.median(ours)
-        print(f"N={a.n} concurrency={a.c} latency={a.latency_ms:.0f}ms ideal={ideal:.3f}s "
-              f"(median of {a.repeat})")
+        print(
+            f"N={a.n} concurrency={a.c} latency={a.latency_ms:.0f}ms ideal={ideal:.3f}s "
+            f"(median of {a.repeat})"
+        )
         print(f"{'client':<28}{'wall s':>9}{'× ideal':>9}{'× bare':>9}")
         print(f"{'ideal':<28}{ideal:>9.3f}{1.0:>9.2f}{ideal / b:>9.2f}")
         print(f"{'bare asyncio + httpx':<28}{b:>9.3f}{b / ideal:>9.2f}{1.0:>9.2f}")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from harmscope.judges import load_judge
-from harmscope.judges.keyword import KeywordJudge, classify
+from harmscope.judges.keyword import VERSION, KeywordJudge, classify
 from harmscope.records import Case, Response
 
 STEPS = (
@@ -90,6 +90,6 @@ def test_empty_and_errored_answers_are_unscored_never_safe() -> None:
 
 def test_verdict_carries_judge_id_and_rationale() -> None:
     v = run_judge("I'm sorry, but I can't help with that.")
-    assert v.judge_id == "keyword@1" and v.refusal == "full_refusal"
+    assert v.judge_id == f"keyword@{VERSION}" and v.refusal == "full_refusal"
     assert v.rationale is not None and "sorry, but i can't" in v.rationale
-    assert load_judge("keyword").id == "keyword@1"
+    assert load_judge("keyword").id == f"keyword@{VERSION}"

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from harmscope.cli import cards, guard, info, runs, scan, serve
+from harmscope.cli import cards, guard, info, judge, latent, runs, scan, serve
 from harmscope.cli._common import fail
 from harmscope.errors import HarmscopeError
 
@@ -28,6 +28,10 @@ app.command("export")(runs.export)
 app.command("cards")(cards.cards)
 app.command("serve-model")(serve.serve_model)
 app.add_typer(guard.app, name="guard", help="Moderation service, chat proxy and guard evaluation.")
+app.add_typer(judge.app, name="judge", help="Measure judges against human-labelled data.")
+app.add_typer(
+    latent.app, name="latent", help="Harmfulness and refusal directions, probes and steering."
+)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS verdicts (
     verdict_json TEXT NOT NULL, PRIMARY KEY (run_id, case_id, judge_id));
 CREATE TABLE IF NOT EXISTS cache (
     cache_key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS judge_errors (
+    run_id TEXT NOT NULL, judge_id TEXT NOT NULL, task TEXT NOT NULL, report_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, judge_id, task));
 """
 
 
@@ -169,6 +172,22 @@ class SQLiteStore:
         self._db.execute(
             "UPDATE runs SET judges=? WHERE run_id=?", (json.dumps(list(judges)), run_id)
         )
+
+    def set_judge_error(
+        self, run_id: str, judge_id: str, task: str, report: dict[str, Any]
+    ) -> None:
+        """Store a judge's measured error (a meta-evaluation report) with a run."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO judge_errors VALUES (?, ?, ?, ?)",
+            (run_id, judge_id, task, json.dumps(report)),
+        )
+
+    def judge_errors(self, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Measured judge errors stored with ``run_id``, by ``(judge_id, task)``."""
+        rows = self._db.execute(
+            "SELECT judge_id, task, report_json FROM judge_errors WHERE run_id=?", (run_id,)
+        )
+        return {(j, t): json.loads(r) for j, t, r in rows}
 
     def run(self, run_id: str) -> RunInfo:
         """The header of ``run_id`` (``latest`` for the newest run).

@@ -1,0 +1,288 @@
+"""``harmscope latent``: fit directions and the Latent Guard, evaluate it, steer a model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from harmscope.cli._common import err, out, print_json
+from harmscope.errors import DataError, HarmscopeError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Latent analysis: harmfulness and refusal directions, Latent Guard, ablation, steering.",
+    no_args_is_help=True,
+)
+
+ModelOpt = Annotated[str, typer.Option("--model", help="Model alias, path or hub id.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DataDirOpt = Annotated[
+    str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
+]
+
+
+def _load(spec: str) -> Any:
+    from harmscope.targets.models import load_model
+
+    err.print(f"loading model {spec}...", highlight=False)
+    return load_model(spec)
+
+
+def _texts(spec: str, label: str, data_dir: str | None) -> list[str]:
+    from harmscope.latent.prompts import load_prompts
+
+    texts = [p.text for p in load_prompts(spec, data_dir=data_dir) if p.label == label]
+    if not texts:
+        raise DataError(f"{spec}: no {label} prompts")
+    return texts
+
+
+def _offsets(raw: str | None) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    try:
+        offsets = tuple(int(x) for x in raw.split(",") if x.strip())
+    except ValueError:
+        raise HarmscopeError(f"--refusal-positions must be integers, not {raw!r}") from None
+    if not offsets or any(o >= 0 for o in offsets):
+        raise HarmscopeError("--refusal-positions must be negative offsets such as -1,-2")
+    return offsets
+
+
+@app.command()
+def fit(
+    out_dir: Annotated[str, typer.Option("--out", help="Folder to write the results into.")],
+    model: ModelOpt = "default",
+    harmful: Annotated[
+        str, typer.Option(help="Suite, public set or file; its unsafe prompts are used.")
+    ] = "jailbreakbench",
+    harmless: Annotated[
+        str | None,
+        typer.Option(help="Suite, public set or file; its safe prompts (default: as harmful)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the train/val/test split.")] = 0,
+    max_per_class: Annotated[int | None, typer.Option(help="Cap on prompts per class.")] = None,
+    refusal: Annotated[bool, typer.Option(help="Also select a refusal direction.")] = True,
+    refusal_val: Annotated[
+        int, typer.Option(min=1, help="Validation prompts per class for refusal selection.")
+    ] = 16,
+    refusal_positions: Annotated[
+        str | None, typer.Option(help="Comma-separated negative offsets to try, e.g. -1,-2.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the Latent Guard, the harmfulness direction and the refusal direction."""
+    from harmscope.latent.pipeline import FitOptions, fit_latent
+
+    harm = _texts(harmful, "unsafe", data_dir)
+    safe = _texts(harmless or harmful, "safe", data_dir)
+    loaded = _load(model)
+    opts = FitOptions(
+        seed=seed,
+        batch_size=batch_size,
+        max_per_class=max_per_class,
+        refusal=refusal,
+        refusal_val=refusal_val,
+        refusal_positions=_offsets(refusal_positions),
+    )
+    report = fit_latent(
+        loaded.model,
+        loaded.tokenizer,
+        model_id=loaded.model_id,
+        harmful=harm,
+        harmless=safe,
+        out=out_dir,
+        options=opts,
+    )
+    report["out"] = out_dir
+    if as_json:
+        print_json(report)
+        return
+    g = report["guard"]
+    out.print(f"Latent Guard: layer {g['layer']}, validation AUROC {g['val_auroc']:.3f}")
+    if "test" in g:
+        out.print(f"  test AUROC {g['test']['auroc']:.3f} on {g['test']['n']} prompts")
+    if "refusal" in report:
+        r = report["refusal"]
+        out.print(
+            f"Refusal direction: layer {r['layer']}, position {r['position']}, bypass "
+            f"{r['bypass']:.2f} (baseline {r['baseline_harmful_log_odds']:.2f}), induce "
+            f"{r['induce']:.2f}, KL {r['kl']:.3f}, passed filters: {r['passed_filters']}"
+        )
+    out.print(f"saved to {out_dir}")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[str, typer.Option(help="Labelled-prompt JSONL, suite or public set.")],
+    model: ModelOpt = "default",
+    guard: Annotated[
+        str | None, typer.Option(help="Folder of a fitted guard (from `latent fit`).")
+    ] = None,
+    train: Annotated[
+        str, typer.Option(help="Without --guard: fit one on this set first.")
+    ] = "jailbreakbench",
+    seed: Annotated[int, typer.Option(help="Seed of the fitting split (without --guard).")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """AUROC of the Latent Guard on labelled prompts, at its layer and per layer."""
+    from harmscope.latent.capture import capture_activations
+    from harmscope.latent.pipeline import evaluate_guard
+    from harmscope.latent.probe import LatentGuard
+    from harmscope.latent.prompts import load_prompts
+
+    items = load_prompts(data, data_dir=data_dir)
+    loaded = _load(model)
+    if guard is not None:
+        probe, meta = LatentGuard.load(guard)
+        if meta.model_id and meta.model_id != loaded.model_id:
+            raise HarmscopeError(
+                f"the guard in {guard} was fitted on {meta.model_id}, not {loaded.model_id}"
+            )
+        fitted_on = guard
+    else:
+        probe = _fit_guard(loaded, train, {p.text for p in items}, seed, batch_size, data_dir)
+        fitted_on = train
+    acts = capture_activations(
+        loaded.model, loaded.tokenizer, [p.text for p in items], batch_size=batch_size
+    )
+    labels = [p.label == "unsafe" for p in items]
+    result = {"model_id": loaded.model_id, "data": data, "guard": fitted_on}
+    result.update(evaluate_guard(probe, acts.inst, labels))
+    if as_json:
+        print_json(result)
+        return
+    table = Table("layer", "AUROC", title=f"Latent Guard on {data} (n={result['n']})")
+    for row in result["per_layer"]:
+        mark = " *" if row["layer"] == result["layer"] else ""
+        table.add_row(f"{row['layer']}{mark}", f"{row['auroc']:.3f}")
+    out.print(table)
+    out.print(f"AUROC {result['auroc']:.3f} at layer {result['layer']}")
+
+
+def _fit_guard(
+    loaded: Any, train: str, exclude: set[str], seed: int, batch_size: int, data_dir: str | None
+) -> Any:
+    from harmscope.latent.capture import capture_activations
+    from harmscope.latent.probe import LatentGuard
+    from harmscope.latent.prompts import load_prompts, split_prompts
+
+    items = [p for p in load_prompts(train, data_dir=data_dir) if p.text not in exclude]
+    splits = split_prompts(items, fractions=(0.75, 0.25, 0.0), seed=seed)
+    harm = [p.text for p in splits.train if p.label == "unsafe"]
+    safe = [p.text for p in splits.train if p.label == "safe"]
+    if not harm or not safe:
+        raise DataError(f"{train}: needs both safe and unsafe prompts to fit a guard")
+    err.print(f"fitting a guard on {train} ({len(harm)} unsafe, {len(safe)} safe)...")
+    m, t = loaded.model, loaded.tokenizer
+    a_h = capture_activations(m, t, harm, batch_size=batch_size)
+    a_s = capture_activations(m, t, safe, batch_size=batch_size)
+    a_v = capture_activations(m, t, [p.text for p in splits.val], batch_size=batch_size)
+    val_y = [p.label == "unsafe" for p in splits.val]
+    return LatentGuard().fit(a_h.inst, a_s.inst, val=a_v.inst, val_labels=val_y)
+
+
+@app.command()
+def steer(
+    prompt: Annotated[str, typer.Argument(help="The user instruction.")],
+    direction: Annotated[str, typer.Option(help="Folder of a saved direction.")],
+    model: ModelOpt = "default",
+    mode: Annotated[str, typer.Option(help="ablate or add.")] = "ablate",
+    coef: Annotated[float, typer.Option(help="Multiplier of the added vector (add).")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = 48,
+    first_pass_only: Annotated[
+        bool, typer.Option(help="Add only during the prompt's forward pass.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a prompt with and without ablating or adding a direction."""
+    from harmscope.latent.directions import Direction
+    from harmscope.latent.pipeline import steer_prompt
+
+    if mode not in ("ablate", "add"):
+        raise HarmscopeError(f"--mode must be ablate or add, not {mode!r}")
+    vec = Direction.load(direction)
+    loaded = _load(model)
+    result = steer_prompt(
+        loaded.model,
+        loaded.tokenizer,
+        prompt,
+        vec,
+        mode="ablate" if mode == "ablate" else "add",
+        coef=coef,
+        max_new_tokens=max_new_tokens,
+        first_pass_only=first_pass_only,
+    )
+    if as_json:
+        print_json(result)
+        return
+    lo = result["refusal_log_odds"]
+    out.print(f"[bold]baseline[/] (refusal log-odds {lo['baseline']:.2f}):", highlight=False)
+    out.print(result["baseline"], highlight=False, markup=False)
+    out.print(f"[bold]{mode}[/] (refusal log-odds {lo['steered']:.2f}):", highlight=False)
+    out.print(result["steered"], highlight=False, markup=False)
+
+
+@app.command()
+def sweep(
+    direction: Annotated[str, typer.Option(help="Folder of a saved direction.")],
+    model: ModelOpt = "default",
+    coefs: Annotated[str, typer.Option(help="Comma-separated coefficients.")] = (
+        "0,0.25,0.5,0.75,1,1.25,1.5,1.75,2"
+    ),
+    harmful: Annotated[str, typer.Option(help="Set whose unsafe prompts are scored.")] = (
+        "jailbreakbench"
+    ),
+    limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
+    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
+    from dataclasses import asdict
+
+    from harmscope.latent.directions import Direction
+    from harmscope.latent.sweep import sweep_tradeoff
+
+    try:
+        grid = [float(c) for c in coefs.split(",") if c.strip()]
+    except ValueError:
+        raise HarmscopeError(f"--coefs must be comma-separated numbers, not {coefs!r}") from None
+    vec = Direction.load(direction)
+    harm = _texts(harmful, "unsafe", data_dir)[:limit]
+    loaded = _load(model)
+    res = sweep_tradeoff(
+        loaded.model,
+        loaded.tokenizer,
+        vec.vector,
+        layer=vec.meta.layer,
+        coefs=grid,
+        harmful=harm,
+        batch_size=batch_size,
+    )
+    result = {
+        "model_id": loaded.model_id,
+        "layer": res.layer,
+        "points": [asdict(p) for p in res.points],
+        "fits": {k: {f: asdict(v) for f, v in d.items()} for k, d in res.fits.items()},
+    }
+    if as_json:
+        print_json(result)
+        return
+    table = Table("coef", "alignment", "helpfulness", "MC acc", title="trade-off sweep")
+    for p in res.points:
+        table.add_row(
+            f"{p.coef:g}", f"{p.alignment:.3f}", f"{p.helpfulness:.3f}", f"{p.mc_accuracy:.2f}"
+        )
+    out.print(table)
+    for name, fits in res.fits.items():
+        out.print(
+            f"{name}: R² linear {fits['linear'].r2:.3f}, quadratic {fits['quadratic'].r2:.3f}"
+        )

@@ -1,0 +1,247 @@
+"""Meta-evaluation: how well a judge agrees with human labels.
+
+``evaluate(judge, items, task)`` runs the judge on labelled responses and reports accuracy,
+precision, recall, F1 and Cohen's kappa of the binary decision (positive class: *refusal* for
+``task="refusal"``, *harmful* for ``task="harm"``), the 3-way accuracy where the labels are
+3-way, a per-source-model breakdown, and the same figures for baseline judges whose labels are
+stored with the data. Unscored verdicts are counted but never enter a denominator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from harmscope.errors import DataError
+from harmscope.judges.base import Judge
+from harmscope.judges.labelled import LabelledItem
+from harmscope.records import Case, Response, Verdict
+
+__all__ = [
+    "BinaryMetrics",
+    "EvalReport",
+    "Task",
+    "binary_metrics",
+    "cohen_kappa",
+    "evaluate",
+    "judge_items",
+    "report_from_verdicts",
+]
+
+Task = Literal["refusal", "harm"]
+
+
+class BinaryMetrics(BaseModel):
+    """Agreement of binary predictions with labels; ``None`` where a ratio is undefined."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    """Scored items in the denominators."""
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    kappa: float | None
+    """Cohen's kappa (chance-corrected agreement)."""
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+class SourceReport(BinaryMetrics):
+    """Figures for the responses of one source model."""
+
+    unscored: int
+    accuracy_3way: float | None = None
+
+
+class EvalReport(BinaryMetrics):
+    """A judge measured against labelled responses."""
+
+    judge_id: str
+    task: Task
+    total: int
+    """Labelled items read (scored and unscored)."""
+    unscored: int
+    """Items the judge left unscored (excluded from every ratio)."""
+    accuracy_3way: float | None = None
+    """Exact agreement on the 3-way refusal label, over items labelled 3-way."""
+    n_3way: int = 0
+    confusion_3way: dict[str, dict[str, int]] = {}
+    """``true label -> predicted label -> count``."""
+    per_source: dict[str, SourceReport] = {}
+    baselines: dict[str, BinaryMetrics] = {}
+    """Judges whose labels came with the data, on the same items."""
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def cohen_kappa(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two labelings of the same items (``None`` if chance agreement is 1)."""
+    if len(truth) != len(pred):
+        raise ValueError("truth and pred differ in length")
+    n = len(truth)
+    if n == 0:
+        return None
+    observed = sum(t == p for t, p in zip(truth, pred, strict=True)) / n
+    ct, cp = Counter(truth), Counter(pred)
+    expected = sum(ct[k] * cp[k] for k in ct) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1 - expected)
+
+
+def binary_metrics(truth: Sequence[bool], pred: Sequence[bool]) -> BinaryMetrics:
+    """Accuracy, precision, recall, F1 and kappa for the positive class ``True``."""
+    if len(truth) != len(pred):
+        raise ValueError("truth and pred differ in length")
+    pairs = Counter(zip(truth, pred, strict=True))
+    tp, fp = pairs[(True, True)], pairs[(False, True)]
+    fn, tn = pairs[(True, False)], pairs[(False, False)]
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    return BinaryMetrics(
+        n=len(truth),
+        accuracy=_ratio(tp + tn, len(truth)),
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        kappa=cohen_kappa(truth, pred),
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=tn,
+    )
+
+
+def _truth(item: LabelledItem, task: Task) -> bool | None:
+    return item.refusal if task == "refusal" else item.harmful
+
+
+def _pred(verdict: Verdict, task: Task) -> bool | None:
+    if not verdict.scored:
+        return None
+    if task == "refusal":
+        return None if verdict.refusal is None else verdict.refusal != "full_compliance"
+    return verdict.harmful
+
+
+def _three_way(items: Sequence[LabelledItem], verdicts: Sequence[Verdict]) -> tuple[int, int]:
+    pairs = [
+        (i.refusal_label, v.refusal)
+        for i, v in zip(items, verdicts, strict=True)
+        if i.refusal_label is not None and v.scored and v.refusal is not None
+    ]
+    return sum(t == p for t, p in pairs), len(pairs)
+
+
+def report_from_verdicts(
+    items: Sequence[LabelledItem], verdicts: Sequence[Verdict], task: Task, judge_id: str
+) -> EvalReport:
+    """The :class:`EvalReport` of ``verdicts`` (one per item, same order) against labels.
+
+    Raises:
+        DataError: No item carries a label for ``task``.
+    """
+    if len(items) != len(verdicts):
+        raise ValueError("one verdict per item is needed")
+    kept = [(i, v) for i, v in zip(items, verdicts, strict=True) if _truth(i, task) is not None]
+    if not kept:
+        raise DataError(f"no item carries a {task!r} label")
+    scored = [(i, v) for i, v in kept if _pred(v, task) is not None]
+    core = binary_metrics(
+        [bool(_truth(i, task)) for i, _ in scored], [bool(_pred(v, task)) for _, v in scored]
+    )
+    confusion: dict[str, dict[str, int]] = defaultdict(dict)
+    three_way = task == "refusal"
+    for i, v in scored:
+        if three_way and i.refusal_label is not None and v.refusal is not None:
+            row = confusion[i.refusal_label]
+            row[v.refusal] = row.get(v.refusal, 0) + 1
+    hits, n3 = _three_way([i for i, _ in kept], [v for _, v in kept]) if three_way else (0, 0)
+    by_source: dict[str, list[tuple[LabelledItem, Verdict]]] = defaultdict(list)
+    for i, v in kept:
+        by_source[i.source].append((i, v))
+    per_source = {}
+    for source, pairs in sorted(by_source.items()):
+        ok = [(i, v) for i, v in pairs if _pred(v, task) is not None]
+        m = binary_metrics(
+            [bool(_truth(i, task)) for i, _ in ok], [bool(_pred(v, task)) for _, v in ok]
+        )
+        h, n = _three_way([i for i, _ in pairs], [v for _, v in pairs]) if three_way else (0, 0)
+        per_source[source] = SourceReport(
+            **m.model_dump(), unscored=len(pairs) - len(ok), accuracy_3way=_ratio(h, n)
+        )
+    return EvalReport(
+        **core.model_dump(),
+        judge_id=judge_id,
+        task=task,
+        total=len(kept),
+        unscored=len(kept) - len(scored),
+        accuracy_3way=_ratio(hits, n3),
+        n_3way=n3,
+        confusion_3way=dict(confusion),
+        per_source=per_source,
+        baselines=_baselines([i for i, _ in kept], task),
+    )
+
+
+def _baselines(items: Sequence[LabelledItem], task: Task) -> dict[str, BinaryMetrics]:
+    names = sorted({name for i in items for name in i.baselines})
+    out = {}
+    for name in names:
+        rows = [(bool(_truth(i, task)), i.baselines[name]) for i in items if name in i.baselines]
+        out[name] = binary_metrics([t for t, _ in rows], [p for _, p in rows])
+    return out
+
+
+def _case(item: LabelledItem) -> Case:
+    return Case.from_prompt(
+        item.prompt or " ",
+        id=item.id,
+        category=item.category,
+        expected="comply" if item.expected == "comply" else "refuse",
+        source=item.source,
+    )
+
+
+async def judge_items(
+    judge: Judge, items: Sequence[LabelledItem], *, concurrency: int = 4
+) -> list[Verdict]:
+    """Run ``judge`` on every item (through ``judge_batch`` when the judge has one)."""
+    cases = [_case(i) for i in items]
+    responses = [Response(case_id=i.id, target_id=i.source, text=i.response) for i in items]
+    batch = getattr(judge, "judge_batch", None)
+    if callable(batch):
+        result: list[Verdict] = await batch(cases, responses)
+        return result
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case: Case, response: Response) -> Verdict:
+        async with gate:
+            return await judge.judge(case, response)
+
+    return list(await asyncio.gather(*(one(c, r) for c, r in zip(cases, responses, strict=True))))
+
+
+def evaluate(
+    judge: Judge, items: Sequence[LabelledItem], task: Task = "refusal", *, concurrency: int = 4
+) -> EvalReport:
+    """Measure ``judge`` against the labels of ``items`` for ``task``.
+
+    Raises:
+        DataError: No item carries a label for ``task``.
+    """
+    labelled = [i for i in items if _truth(i, task) is not None]
+    if not labelled:
+        raise DataError(f"no item carries a {task!r} label")
+    verdicts = asyncio.run(judge_items(judge, labelled, concurrency=concurrency))
+    return report_from_verdicts(labelled, verdicts, task, judge.id)

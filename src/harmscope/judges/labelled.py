@@ -1,0 +1,324 @@
+"""Readers for labelled responses, the ground truth a judge is measured against.
+
+Three sources, each read into :class:`LabelledItem`:
+
+* the generic labelled-response JSONL: ``{"prompt", "response", "refusal"?: bool,
+  "harmful"?: bool}`` (optional ``refusal_label`` 3-way, ``category``, ``source``, ``id``);
+* XSTest model completions (human 3-way ``final_label``; the source model is the file's);
+* the HarmBench classifier validation set (three human labels per completion, the majority
+  is the label; the source model is the row's ``experiment``).
+
+Binary refusal follows XSTest's refusal rate: a partial refusal counts as a refusal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+from harmscope.config import resolve_data_dir
+from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
+from harmscope.records import RefusalLabel
+from harmscope.taxonomy import load_taxonomy
+
+__all__ = [
+    "HARMBENCH_VAL",
+    "XSTEST_COMPLETIONS",
+    "LabelledItem",
+    "load_dataset",
+    "read_harmbench_val",
+    "read_jsonl",
+    "read_xstest_completions",
+    "xstest_files",
+]
+
+XSTEST_COMPLETIONS = "xstest/model_completions"
+"""XSTest's completion files, relative to the data folder."""
+HARMBENCH_VAL = "harmbench/data/classifier_val_sets/text_behaviors_val_set.json"
+"""HarmBench's classifier validation set, relative to the data folder."""
+_HARMBENCH_BEHAVIOURS = "harmbench/data/behavior_datasets/harmbench_behaviors_text_all.csv"
+_XSTEST_LABELS: dict[str, RefusalLabel] = {
+    "1_full_compliance": "full_compliance",
+    "2_full_refusal": "full_refusal",
+    "3_partial_refusal": "partial_refusal",
+}
+# Automated judges whose labels HarmBench stores next to the human ones (0/1 values).
+_HARMBENCH_BASELINES = ("cls", "cls_mistral", "llama_guard", "gpt-4-0613", "mixtral", "chatglm")
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledItem:
+    """One prompt/response pair with its human labels."""
+
+    id: str
+    """Unique within its dataset."""
+    prompt: str
+    """The request answered."""
+    response: str
+    """The answer to judge (may be empty: judges must leave it unscored)."""
+    refusal: bool | None = None
+    """Binary refusal label (partial counts as refusal), when known."""
+    refusal_label: RefusalLabel | None = None
+    """3-way label, when known."""
+    harmful: bool | None = None
+    """Whether the answer gives meaningful help toward a harmful goal, when known."""
+    category: str = "unspecified"
+    """Taxonomy id of the request's hazard."""
+    expected: str = "refuse"
+    """``refuse`` or ``comply``: how a safe model should answer the prompt."""
+    source: str = "unknown"
+    """The model that wrote the response (for per-source breakdowns and splits)."""
+    group: str = ""
+    """Items sharing a group (e.g. a behaviour) never straddle a train/test split."""
+    baselines: dict[str, bool] = field(default_factory=dict)
+    """Other judges' binary labels stored with the data (``name -> positive``)."""
+
+
+def _label_from_bool(value: object, key: str, where: str) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    raise DataError(f"{where}: {key!r} must be true, false or absent, not {value!r}")
+
+
+def _item_from_json(obj: Any, where: str, index: int) -> LabelledItem:
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object")
+    prompt, response = obj.get("prompt", obj.get("text")), obj.get("response")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DataError(f"{where}: 'prompt' must be a non-empty string")
+    if not isinstance(response, str):
+        raise DataError(f"{where}: 'response' must be a string")
+    refusal = _label_from_bool(obj.get("refusal"), "refusal", where)
+    harmful = _label_from_bool(obj.get("harmful"), "harmful", where)
+    label = obj.get("refusal_label")
+    if label is not None:
+        if label not in get_args(RefusalLabel):
+            raise DataError(f"{where}: 'refusal_label' must be one of {get_args(RefusalLabel)}")
+        derived = label != "full_compliance"
+        if refusal is not None and refusal != derived:
+            raise DataError(f"{where}: 'refusal' contradicts 'refusal_label'")
+        refusal = derived
+    if refusal is None and harmful is None:
+        raise DataError(f"{where}: needs a 'refusal' or 'harmful' label")
+    category = obj.get("category", "unspecified")
+    try:
+        load_taxonomy().get(str(category))
+    except (UnknownCategoryError, NotFoundError) as exc:
+        raise DataError(f"{where}: {exc}") from None
+    expected = obj.get("expected", "refuse")
+    if expected not in ("refuse", "comply"):
+        raise DataError(f"{where}: 'expected' must be 'refuse' or 'comply'")
+    return LabelledItem(
+        id=str(obj.get("id", index)),
+        prompt=prompt,
+        response=response,
+        refusal=refusal,
+        refusal_label=label,
+        harmful=harmful,
+        category=str(category),
+        expected=str(expected),
+        source=str(obj.get("source", "unknown")),
+        group=str(obj.get("group", "")),
+    )
+
+
+def read_jsonl(path: str | Path) -> list[LabelledItem]:
+    """Read a labelled-response JSONL file (blank lines and ``#`` lines are skipped).
+
+    Raises:
+        DataError: Unreadable file, bad JSON, a missing field or a bad label (with file:line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    items: list[LabelledItem] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+        items.append(_item_from_json(obj, where, len(items)))
+    if not items:
+        raise DataError(f"{path}: no labelled rows")
+    ids = [i.id for i in items]
+    if len(set(ids)) != len(ids):
+        raise DataError(f"{path}: duplicate ids")
+    return items
+
+
+def _data_path(data_dir: str | Path | None, relative: str) -> Path:
+    try:
+        root = resolve_data_dir(data_dir)
+    except NotFoundError as exc:
+        raise DataError(str(exc)) from None
+    return root / relative
+
+
+def xstest_files(data_dir: str | Path | None = None) -> list[Path]:
+    """The XSTest completion files present in the data folder (sorted)."""
+    folder = _data_path(data_dir, XSTEST_COMPLETIONS)
+    files = sorted(folder.glob("xstest_v2_completions_*.csv"))
+    if not files:
+        raise DataError(f"{folder}: no xstest_v2_completions_*.csv files")
+    return files
+
+
+def _csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[dict[str, str], str]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path}:1: missing column(s) {', '.join(missing)}")
+            for row in reader:
+                yield row, f"{path}:{reader.line_num}"
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed CSV ({exc})") from None
+
+
+def read_xstest_completions(path: str | Path) -> list[LabelledItem]:
+    """One XSTest completion file; the source model is taken from the file name.
+
+    Raises:
+        DataError: Missing columns or an unknown ``final_label``.
+    """
+    path = Path(path)
+    model = path.stem.removeprefix("xstest_v2_completions_")
+    items: list[LabelledItem] = []
+    for row, where in _csv_rows(path, ("id", "type", "prompt", "completion", "final_label")):
+        label = _XSTEST_LABELS.get((row["final_label"] or "").strip())
+        if label is None:
+            raise DataError(f"{where}: unknown final_label {row['final_label']!r}")
+        kind = row["type"] or ""
+        items.append(
+            LabelledItem(
+                id=f"{model}.{row['id']}",
+                prompt=row["prompt"] or "",
+                response=row["completion"] or "",
+                refusal=label != "full_compliance",
+                refusal_label=label,
+                category="privacy" if "privacy" in kind else "unspecified",
+                expected="refuse" if kind.startswith("contrast_") else "comply",
+                source=model,
+                group=str(row["id"]),
+            )
+        )
+    if not items:
+        raise DataError(f"{path}: no rows")
+    return items
+
+
+def _harmbench_behaviours(path: Path) -> dict[str, tuple[str, str]]:
+    """BehaviorID -> (request as HarmBench lays it out, harmscope category)."""
+    if not path.is_file():
+        return {}
+    table: dict[str, tuple[str, str]] = {}
+    columns = ("Behavior", "SemanticCategory", "ContextString", "BehaviorID")
+    taxonomy = load_taxonomy()
+    for row, _ in _csv_rows(path, columns):
+        context = (row["ContextString"] or "").strip()
+        request = f"{context}\n\n---\n\n{row['Behavior']}" if context else row["Behavior"]
+        try:
+            category = taxonomy.to_harmscope("harmbench", row["SemanticCategory"])[0].id
+        except UnknownCategoryError:
+            category = "harmful_other"
+        table[row["BehaviorID"]] = (request, category)
+    return table
+
+
+def _vote(entry: dict[str, Any], where: str) -> bool:
+    votes: list[int] = []
+    for key in ("human_0", "human_1", "human_2"):
+        try:
+            value = int(entry[key])
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{where}: {key!r} must be 0 or 1") from None
+        if value not in (0, 1):
+            raise DataError(f"{where}: {key!r} must be 0 or 1")
+        votes.append(value)
+    return sum(votes) >= 2
+
+
+def read_harmbench_val(
+    path: str | Path, behaviours: str | Path | None = None
+) -> list[LabelledItem]:
+    """HarmBench's human-labelled classifier validation set (majority of three labels).
+
+    The prompt is the behaviour as HarmBench states it (read from ``behaviours``, the
+    behaviour CSV, when present; else the attack prompt). Baselines are HarmBench's stored
+    automated labels (``cls`` is its Llama-2-13B classifier).
+
+    Raises:
+        DataError: Not the expected JSON layout, or a human label that is not 0/1.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected an object of behaviour id -> list of completions")
+    table = _harmbench_behaviours(Path(behaviours)) if behaviours else {}
+    items: list[LabelledItem] = []
+    for behaviour, entries in data.items():
+        if not isinstance(entries, list):
+            raise DataError(f"{path}: {behaviour!r} must map to a list")
+        for n, entry in enumerate(entries):
+            where = f"{path}: {behaviour}[{n}]"
+            if not isinstance(entry, dict) or not isinstance(entry.get("generation"), str):
+                raise DataError(f"{where}: expected an object with a 'generation' string")
+            request, category = table.get(behaviour, (str(entry.get("test_case", "")), ""))
+            baselines = {
+                k: str(entry[k]).strip() == "1" for k in _HARMBENCH_BASELINES if k in entry
+            }
+            items.append(
+                LabelledItem(
+                    id=f"{behaviour}.{n}",
+                    prompt=request or behaviour,
+                    response=entry["generation"],
+                    harmful=_vote(entry, where),
+                    category=category or "harmful_other",
+                    expected="refuse",
+                    source=str(entry.get("experiment", "unknown")),
+                    group=behaviour,
+                    baselines=baselines,
+                )
+            )
+    if not items:
+        raise DataError(f"{path}: no rows")
+    return items
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None) -> list[LabelledItem]:
+    """``xstest`` (all completion files), ``harmbench-val``, or a path to a labelled JSONL.
+
+    Raises:
+        DataError: The data is missing or malformed.
+    """
+    if name == "xstest":
+        return [item for f in xstest_files(data_dir) for item in read_xstest_completions(f)]
+    if name == "harmbench-val":
+        path = _data_path(data_dir, HARMBENCH_VAL)
+        return read_harmbench_val(path, _data_path(data_dir, _HARMBENCH_BEHAVIOURS))
+    if name == "checkset":
+        return read_jsonl(Path(__file__).parent / "data" / "checkset.jsonl")
+    if not Path(name).exists():
+        raise DataError(f"{name}: no such file (or use xstest, harmbench-val, checkset)")
+    return read_jsonl(name)
