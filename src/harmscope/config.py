@@ -35,6 +35,10 @@ class RunConfig(BaseModel):
     """Requests in flight at once."""
     judges: tuple[str, ...] = ("keyword",)
     """Registered judge names; the first refusal judge drives the headline rates."""
+    judge_check: str | None = "checkset"
+    """Labelled data the first judge is measured on before the run, to correct its rates:
+    ``checkset`` (harmscope's authored check set), ``xstest``, ``harmbench-val`` or a
+    labelled-response JSONL path; ``None`` skips the measurement."""
     params: GenerationParams = Field(default_factory=GenerationParams)
     """Generation parameters, part of the response cache key."""
     retries: int = Field(default=3, ge=0, le=20)

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 
 from harmscope.cards import JudgeError, Scenario, build_cards, find_judge_error
-from harmscope.runner.run import RunSummary
+from harmscope.judges.error import Confusion, MeasuredError
 
 
 def _by_id(cards):
@@ -98,14 +98,23 @@ def test_judge_error_given_or_found_on_the_summary(hate_run):
     cards = _by_id(build_cards(summary, store.results(summary.run_id), judge_error=je))
     assert cards["harmscope.hate"].evidence.judge_error == je
 
-    class WithJudgeError(RunSummary):
-        judge_error: dict
-
-    richer = WithJudgeError(
-        **summary.model_dump(), judge_error={"precision": 0.5, "recall": 0.25, "n": 8, "f1": 0.3}
+    assert summary.judge_error is None
+    measured = MeasuredError(
+        judge_id="keyword@2",
+        task="refusal",
+        source="checkset",
+        n=8,
+        unscored=1,
+        accuracy=0.5,
+        precision=0.5,
+        recall=0.25,
+        refusal=Confusion(tp=1, fn=3, tn=3, fp=1),
+        full_refusal=Confusion(tp=1, fn=3, tn=3, fp=1),
     )
+    richer = summary.model_copy(update={"judge_error": measured})
     found = _by_id(build_cards(richer, store.results(summary.run_id)))
     got = found["harmscope.hate"].evidence.judge_error
-    assert (got.precision, got.recall, got.n, got.source) == (0.5, 0.25, 8, "run summary")
+    assert (got.precision, got.recall, got.n, got.source) == (0.5, 0.25, 8, "checkset")
+    assert got.judge_id == "keyword@2" and got.task == "refusal"
     assert find_judge_error(SimpleNamespace()) is None
     assert find_judge_error(SimpleNamespace(judge_error=je)) is je

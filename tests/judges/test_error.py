@@ -30,12 +30,22 @@ def test_interval_narrows_with_a_better_measured_judge() -> None:
 
 
 def test_perfect_judge_keeps_the_observed_rate() -> None:
-    r = corrected_rate(20, 200, tp=50, fn=0, tn=50, fp=0)
-    assert r.value == pytest.approx(0.1)
-    # only the observed counts vary: the interval is about the binomial one (±0.042)
-    assert r.ci95[0] == pytest.approx(0.06, abs=0.015) and r.ci95[1] == pytest.approx(
-        0.14, abs=0.015
-    )
+    # A perfect record on many labels leaves only the observed counts' uncertainty: about
+    # the Wilson interval of 20/200, (0.066, 0.149).
+    sure = corrected_rate(20, 200, tp=5000, fn=0, tn=5000, fp=0)
+    assert sure.value == pytest.approx(0.1)
+    assert sure.ci95[0] == pytest.approx(0.066, abs=0.01)
+    assert sure.ci95[1] == pytest.approx(0.149, abs=0.01)
+    # The same record on 50 + 50 labels does not prove perfection: the interval widens.
+    few = corrected_rate(20, 200, tp=50, fn=0, tn=50, fp=0)
+    assert few.value == pytest.approx(0.1)
+    assert few.ci95[0] < sure.ci95[0] and few.ci95[1] >= sure.ci95[1] - 0.005
+
+
+def test_an_observed_extreme_still_has_an_interval() -> None:
+    # 12 of 12 observed: resampling 12/12 would always give 12/12; the interval must not be a point.
+    r = corrected_rate(12, 12, tp=60, fn=5, tn=50, fp=7)
+    assert r.value == 1.0 and r.ci95[1] == 1.0 and r.ci95[0] < 0.95
 
 
 def test_clipping_and_degenerate_judges() -> None:

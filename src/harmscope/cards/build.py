@@ -140,6 +140,8 @@ def find_judge_error(summary: object) -> JudgeError | None:
     if hasattr(raw, "model_dump"):
         raw = raw.model_dump()
     if isinstance(raw, Mapping):
+        if raw.get("precision") is None or raw.get("recall") is None:
+            return None  # measured, but the labelled data could not give both figures
         fields = {k: raw[k] for k in JudgeError.model_fields if k in raw}
         fields.setdefault("source", "run summary")
         return JudgeError.model_validate(fields)

@@ -36,6 +36,13 @@ def scan(
     judge: Annotated[
         list[str] | None, typer.Option(help="Judge name (repeat for several).")
     ] = None,
+    judge_check: Annotated[
+        str,
+        typer.Option(
+            help="Labelled data the first judge is measured on to correct the rates: "
+            "checkset, xstest, harmbench-val, a labelled JSONL file, or none."
+        ),
+    ] = "checkset",
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
     system_prompt: Annotated[
@@ -81,6 +88,7 @@ def scan(
         seed=seed,
         concurrency=concurrency or DEFAULT_CONCURRENCY.get(provider, 8),
         judges=tuple(judge or ("keyword",)),
+        judge_check=None if judge_check.lower() == "none" else judge_check,
         transforms=tuple(t.strip() for t in (transforms or "").split(",") if t.strip()),
         transform_product=transform_product,
         max_requests=max_requests,

@@ -20,7 +20,7 @@ from harmscope.cards.scenario import RULE, Scenario
 from harmscope.errors import HarmscopeError
 from harmscope.metrics import CaseResult
 from harmscope.report.charts import bar_chart, frontier_chart
-from harmscope.report.terminal import format_rate
+from harmscope.report.terminal import format_corrected, format_rate
 from harmscope.report.views import comparison_rows, frontier_items, transform_rows
 from harmscope.taxonomy import load_taxonomy
 
@@ -37,6 +37,7 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["rate"] = format_rate
+_ENV.filters["corrected"] = format_corrected
 
 
 def _pct(x: float | None, signed: bool = False) -> str:

@@ -11,9 +11,10 @@ from rich.text import Text
 from harmscope.metrics import Rate
 
 if TYPE_CHECKING:
+    from harmscope.judges.error import CorrectedRate
     from harmscope.runner.run import RunSummary
 
-__all__ = ["format_rate", "render_summary"]
+__all__ = ["format_corrected", "format_rate", "render_summary"]
 
 
 def format_rate(r: Rate) -> str:
@@ -24,8 +25,43 @@ def format_rate(r: Rate) -> str:
     return f"{100 * r.value:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] n={r.n}"
 
 
+def format_corrected(r: CorrectedRate | None) -> str:
+    """``10.2% [2.0–21.9]`` (judge-corrected), or ``–`` when no correction is possible."""
+    if r is None or r.value is None:
+        return "–"
+    lo, hi = r.ci95
+    return f"{100 * r.value:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}]"
+
+
+def _judge_line(summary: RunSummary) -> Text:
+    je = summary.judge_error
+    if je is None:
+        return Text("judge error: not measured (rates are the judge's reading)", style="yellow")
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    return Text(
+        f"judge {je.judge_id} on {je.source} (n={je.n}, unscored {je.unscored}): "
+        f"refusal precision {pct(je.precision)}, recall {pct(je.recall)}, "
+        f"3-way accuracy {pct(je.accuracy_3way)}; corrected = Rogan-Gladen with bootstrap CI"
+    )
+
+
+def _corrected_line(summary: RunSummary) -> Text | None:
+    c = summary.corrected
+    if c is None:
+        return None
+    return Text.assemble(
+        ("judge-corrected", "bold"),
+        f" (Rogan-Gladen, bootstrap 95%): unsafe compliance "
+        f"{format_corrected(c.unsafe_compliance_rate)}, over-refusal "
+        f"{format_corrected(c.over_refusal_rate)}; per category in the HTML report",
+    )
+
+
 def render_summary(summary: RunSummary) -> Group:
-    """A header line and a per-category table."""
+    """A header line, the judge's measured error, a per-category table, corrected rates."""
     m = summary.metrics
     head = Text.assemble(
         ("run ", "bold"),
@@ -59,4 +95,8 @@ def render_summary(summary: RunSummary) -> Group:
         str(m.errors),
         str(m.unscored),
     )
-    return Group(head, table)
+    parts: list[Text | Table] = [head, _judge_line(summary), table]
+    corrected = _corrected_line(summary)
+    if corrected is not None:
+        parts.append(corrected)
+    return Group(*parts)

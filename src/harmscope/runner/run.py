@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict
 
 from harmscope.config import RunConfig
 from harmscope.judges.base import Judge
+from harmscope.judges.error import CorrectedMetrics, MeasuredError, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
 from harmscope.records import Case, GenerationParams, Response, Verdict
 from harmscope.runner.budget import Budget, Estimate, estimate
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
 from harmscope.targets.base import Target
 
-__all__ = ["Progress", "RunSummary", "run", "run_async", "summarize"]
+__all__ = ["Progress", "RunSummary", "run", "run_async", "stored_judge_error", "summarize"]
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,25 @@ class RunSummary(BaseModel):
     """Rates per run and per category."""
     stop_reason: str | None = None
     """Why a run stopped before completing (e.g. a budget cap); ``None`` otherwise."""
+    judge_error: MeasuredError | None = None
+    """The primary judge's refusal error measured on labelled data, if it was measured."""
+    corrected: CorrectedMetrics | None = None
+    """The rates corrected for ``judge_error`` (Rogan-Gladen, bootstrap intervals)."""
 
 
 def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None) -> RunSummary:
     """Summarize a stored run (complete or not) from the store alone."""
     info = store.run(run_id)
     results = store.results(info.run_id)
-    metrics = compute_metrics(results, judge_id=info.judges[0] if info.judges else None)
+    primary = info.judges[0] if info.judges else None
+    metrics = compute_metrics(results, judge_id=primary)
+    judge_error = stored_judge_error(store, info.run_id, primary)
+    corrected = None
+    if judge_error is not None:
+        try:
+            corrected = correct_metrics(metrics, judge_error)
+        except ValueError as exc:  # labelled data without both classes: report it uncorrected
+            log.warning("rates not corrected for judge error: %s", exc)
     return RunSummary(
         run_id=info.run_id,
         status=info.status,
@@ -91,7 +104,17 @@ def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None
         unscored=metrics.unscored,
         metrics=metrics,
         stop_reason=stop_reason,
+        judge_error=judge_error,
+        corrected=corrected,
     )
+
+
+def stored_judge_error(
+    store: SQLiteStore, run_id: str, judge_id: str | None
+) -> MeasuredError | None:
+    """The refusal error of ``judge_id`` stored with ``run_id``, if any."""
+    raw = store.judge_errors(run_id).get((judge_id or "", "refusal"))
+    return None if raw is None else MeasuredError.model_validate(raw)
 
 
 def _is_done(result: CaseResult, judge_ids: Sequence[str], retry_errors: bool) -> bool:
@@ -127,6 +150,7 @@ async def run_async(
     resume: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
+    judge_error: MeasuredError | None = None,
 ) -> RunSummary:
     """Run (or resume) a scan and return its summary.
 
@@ -141,6 +165,8 @@ async def run_async(
         on_progress: Called after each stored case.
         on_estimate: Called once, before any request, with the cost estimate of the cases
             still to run (an upper bound: cached answers cost nothing).
+        judge_error: The first judge's measured refusal error, stored with the run before any
+            request so the rates can be corrected (see :mod:`harmscope.judges.error`).
     """
     judge_ids = [j.id for j in judges]
     if resume is None:
@@ -153,6 +179,10 @@ async def run_async(
         run_id = store.run(resume).run_id
         store.set_judges(run_id, judge_ids)
         store.set_status(run_id, "running")
+    if judge_error is not None:
+        store.set_judge_error(
+            run_id, judge_error.judge_id, judge_error.task, judge_error.model_dump()
+        )
     results = store.results(run_id)
     todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors=resume is not None)]
     done = len(results) - len(todo)

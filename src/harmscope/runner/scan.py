@@ -46,6 +46,11 @@ async def scan_async(
         if budget is not None:
             config = config.model_copy(update={"max_requests": budget[0], "max_tokens": budget[1]})
     judges = [load_judge(name) for name in config.judges]
+    judge_error = None
+    if config.judge_check and judges and not _has_error(db, resume, judges[0].id):
+        from harmscope.judges.error import measure_async
+
+        judge_error = await measure_async(judges[0], config.judge_check)
     target = create_target(config.target, base_url=config.base_url, config=config)
     try:
         with SQLiteStore(db) as store:
@@ -59,9 +64,19 @@ async def scan_async(
                 resume=resume,
                 on_progress=on_progress,
                 on_estimate=on_estimate,
+                judge_error=judge_error,
             )
     finally:
         await target.aclose()
+
+
+def _has_error(db: str | Path, resume: str | None, judge_id: str) -> bool:
+    """Whether the run being resumed already stores ``judge_id``'s measured error."""
+    if resume is None:
+        return False
+    with SQLiteStore(db) as store:
+        run_id = store.run(resume).run_id
+        return (judge_id, "refusal") in store.judge_errors(run_id)
 
 
 def _cases(config: RunConfig, data_dir: str | Path | None) -> tuple[list[Case], str]:
