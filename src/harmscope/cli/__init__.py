@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from harmscope.cli import cards, guard, info, judge, latent, runs, scan, serve
+from harmscope.cli import attack, cards, guard, info, judge, latent, runs, scan, serve
 from harmscope.cli._common import fail
 from harmscope.errors import HarmscopeError
 
@@ -26,6 +26,7 @@ app.command("runs")(runs.list_runs)
 app.command("report")(runs.report)
 app.command("export")(runs.export)
 app.command("cards")(cards.cards)
+app.command("attack")(attack.attack)
 app.command("serve-model")(serve.serve_model)
 app.add_typer(guard.app, name="guard", help="Moderation service, chat proxy and guard evaluation.")
 app.add_typer(judge.app, name="judge", help="Measure judges against human-labelled data.")

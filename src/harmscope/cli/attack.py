@@ -1,0 +1,186 @@
+"""``harmscope attack``: bounded adaptive search over transforms for the cases a target refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from harmscope.cli._common import err, out, print_json
+from harmscope.errors import DataError
+
+if TYPE_CHECKING:
+    from harmscope.attacks.adaptive import SearchResult
+
+__all__ = ["attack"]
+
+DEFAULT_TRANSFORMS = (
+    "persona.unfiltered,format.pseudocode,roleplay.novel,authority.expert,pretext.research,"
+    "suppression.rules,prefix.sure,continuation.sentence,negative.avoid,encode.base64,lang.fr,"
+    "noise.typos,technical.jargon"
+)
+
+
+def _row(result: SearchResult) -> dict[str, Any]:
+    """One JSON line per searched case: the outcome and the whole path."""
+    return {
+        "case_id": result.case_id,
+        "stop_reason": result.stop_reason,
+        "winner": result.winner,
+        "requests": result.requests,
+        "tokens": result.tokens,
+        "path": [
+            {
+                "transform": a.transform,
+                "case_id": a.case.id,
+                "prompt": a.case.messages[-1].content,
+                "response": a.response,
+                "error": a.error,
+                "refusal": a.verdict.refusal,
+                "scored": a.verdict.scored,
+                "success": a.success,
+                "tokens": a.tokens,
+            }
+            for a in result.path
+        ],
+    }
+
+
+def attack(
+    target: Annotated[str, typer.Option(help="provider/model of the system under test.")] = (
+        "hf/default"
+    ),
+    base_url: Annotated[str | None, typer.Option(help="Endpoint of an HTTP target.")] = None,
+    suite: Annotated[str, typer.Option(help="Suite name or JSONL file.")] = "core",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Search a stratified sample of N should-refuse cases.")
+    ] = 24,
+    transforms: Annotated[
+        str, typer.Option(help="Comma-separated transforms (ids or families) to try.")
+    ] = DEFAULT_TRANSFORMS,
+    max_depth: Annotated[
+        int, typer.Option(min=1, max=2, help="1: single transforms; 2: also ordered pairs.")
+    ] = 1,
+    judge: Annotated[str, typer.Option(help="Judge that decides success.")] = "keyword",
+    max_requests: Annotated[int, typer.Option(min=1, help="Cap on target requests.")] = 400,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Cap on tokens (prompt + completion).")
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
+    seed: Annotated[int, typer.Option()] = 0,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--out", "-o", help="JSONL of search paths, one line per case.")
+    ] = Path("harmscope-attack.jsonl"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Search transforms until the target complies, for each should-refuse case it refuses.
+
+    Each case is sent plain first; a refused case is retried under the listed transforms
+    (and ordered pairs with --max-depth 2), most successful first, until one is fully complied
+    with or the budget runs out. Paths are appended to --out as each case ends, so a stopped
+    search keeps what it found.
+    """
+    from harmscope.attacks.adaptive import SuccessStats, adaptive_search
+    from harmscope.judges import load_judge
+    from harmscope.metrics import rate
+    from harmscope.records import GenerationParams
+    from harmscope.report.terminal import format_rate
+    from harmscope.runner.budget import Budget
+    from harmscope.suites import load_suite
+    from harmscope.targets import create_target
+    from harmscope.transforms import resolve
+
+    chosen = [t for spec in transforms.split(",") if spec.strip() for t in resolve(spec.strip())]
+    loaded = load_suite(suite, data_dir=data_dir)
+    refuse = loaded.model_copy(
+        update={"cases": tuple(c for c in loaded.cases if c.expected == "refuse")}
+    )
+    if limit is not None:
+        refuse = refuse.sample(limit, seed=seed)
+    cases = list(refuse.cases)
+    if not cases:
+        raise DataError(f"{suite}: no should-refuse cases to attack")
+    scorer = load_judge(judge)
+    params = GenerationParams(max_new_tokens=max_new_tokens, seed=seed)
+    budget = Budget(max_requests=max_requests, max_tokens=max_tokens)
+    stats = SuccessStats()
+    results: list[SearchResult] = []
+
+    async def main() -> None:
+        tgt = create_target(target, base_url=base_url)
+        try:
+            with output.open("a", encoding="utf-8") as sink:
+                for i, case in enumerate(cases, 1):
+                    if budget.exhausted:
+                        break
+                    result = await adaptive_search(
+                        case,
+                        tgt,
+                        scorer,
+                        chosen,
+                        budget=budget,
+                        params=params,
+                        stats=stats,
+                        max_depth=max_depth,
+                    )
+                    results.append(result)
+                    sink.write(json.dumps(_row(result), ensure_ascii=False) + "\n")
+                    sink.flush()
+                    if not as_json:
+                        err.print(
+                            f"[{i}/{len(cases)}] {case.id}: {result.stop_reason}"
+                            + (f" via {result.winner}" if result.winner else "")
+                            + f" ({result.requests} requests)",
+                            highlight=False,
+                        )
+        finally:
+            await tgt.aclose()
+
+    asyncio.run(main())
+    refused = [r for r in results if r.stop_reason != "plain_compliance" and r.path]
+    broken = sum(r.success for r in refused)
+    asr = rate(broken, sum(r.stop_reason in ("success", "exhausted") for r in refused))
+    summary: dict[str, Any] = {
+        "target": target,
+        "judge": scorer.id,
+        "cases": len(cases),
+        "searched": len(results),
+        "plain_compliance": sum(r.stop_reason == "plain_compliance" for r in results),
+        "refused_plain": len(refused),
+        "broken": broken,
+        "attack_success_rate": asr.model_dump(),
+        "stopped_by_budget": sum(r.stop_reason == "budget" for r in results)
+        + (len(cases) - len(results)),
+        "requests": sum(r.requests for r in results),
+        "tokens": sum(r.tokens for r in results),
+        "ranking": [
+            {"transform": t, "attempts": n, "successes": stats.successes.get(t, 0)}
+            for t, _, n in stats.ranking()
+        ],
+        "paths": str(output),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    out.print(
+        f"{summary['plain_compliance']} of {len(results)} searched cases answered plain; "
+        f"{len(refused)} refused, {broken} broken by a transform: attack success "
+        f"{format_rate(asr)} (of searches that ran to the end); "
+        f"{summary['stopped_by_budget']} stopped by the budget; "
+        f"{summary['requests']} requests.",
+        highlight=False,
+    )
+    table = Table(title="Transforms by success so far", title_justify="left")
+    for col in ("transform", "attempts", "successes"):
+        table.add_column(col, justify="left" if col == "transform" else "right")
+    for row in summary["ranking"][:15]:
+        table.add_row(row["transform"], str(row["attempts"]), str(row["successes"]))
+    out.print(table)
+    out.print(f"paths: {output}", highlight=False)
