@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +50,10 @@ class RunConfig(BaseModel):
     """Transform specs (ids, families or ``a+b`` compositions); each case also runs under each."""
     transform_product: bool = False
     """Also run compositions of the listed transforms (bounded)."""
+    multiturn: Literal["scripted", "live"] = "scripted"
+    """Multi-turn cases: ``scripted`` sends the whole authored history at once; ``live`` sends
+    one user turn at a time with the target's own earlier answers as history, and scores the
+    final answer and the whole conversation."""
     max_requests: int | None = Field(default=None, ge=1)
     """Stop cleanly (resumable) after this many target requests in one invocation."""
     max_tokens: int | None = Field(default=None, ge=1)

@@ -127,6 +127,9 @@ class Response(_Record):
     """Why no usable answer came back; an errored case is never scored."""
     signals: dict[str, float] = Field(default_factory=dict)
     """Extra per-response measurements (e.g. latent harm-belief and refusal scores)."""
+    turns: tuple[str, ...] = ()
+    """In a live multi-turn run, the target's answer to each user turn in order (the last is
+    ``text``); empty otherwise."""
 
     @property
     def ok(self) -> bool:

@@ -43,6 +43,13 @@ def scan(
             "checkset, xstest, harmbench-val, a labelled JSONL file, or none."
         ),
     ] = "checkset",
+    multiturn: Annotated[
+        str,
+        typer.Option(
+            help="Multi-turn cases: 'scripted' sends the authored history at once; 'live' sends "
+            "one user turn at a time with the target's own answers, scoring every turn."
+        ),
+    ] = "scripted",
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
     system_prompt: Annotated[
@@ -80,6 +87,8 @@ def scan(
     from harmscope.store import SQLiteStore
 
     provider = target.partition("/")[0]
+    if multiturn not in ("scripted", "live"):
+        fail(f"--multiturn must be scripted or live, not {multiturn!r}")
     config = RunConfig(
         target=target,
         base_url=base_url,
@@ -89,6 +98,7 @@ def scan(
         concurrency=concurrency or DEFAULT_CONCURRENCY.get(provider, 8),
         judges=tuple(judge or ("keyword",)),
         judge_check=None if judge_check.lower() == "none" else judge_check,
+        multiturn="live" if multiturn == "live" else "scripted",
         transforms=tuple(t.strip() for t in (transforms or "").split(",") if t.strip()),
         transform_product=transform_product,
         max_requests=max_requests,

@@ -99,4 +99,13 @@ def render_summary(summary: RunSummary) -> Group:
     corrected = _corrected_line(summary)
     if corrected is not None:
         parts.append(corrected)
+    conv = summary.conversation
+    if conv is not None:
+        parts.append(
+            Text(
+                f"multi-turn, scored on whole conversations (least refusing turn): unsafe "
+                f"compliance {format_rate(conv.unsafe_compliance_rate)}, over-refusal "
+                f"{format_rate(conv.over_refusal_rate)}, unscored {conv.unscored}"
+            )
+        )
     return Group(*parts)

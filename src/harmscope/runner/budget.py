@@ -85,13 +85,21 @@ def estimate(
     params: GenerationParams | None = None,
     *,
     tokenizer: TokenCounter | None = None,
+    live: bool = False,
 ) -> Estimate:
-    """What running ``cases`` once with ``params`` costs (one request per case)."""
+    """What running ``cases`` once with ``params`` costs.
+
+    One request per case; with ``live``, one per user turn of a multi-turn case, each turn's
+    prompt counted as the conversation up to it (authored replies standing in for the answers).
+    """
     params = params or GenerationParams()
     requests = tokens = 0
     for case in cases:
-        requests += 1
-        tokens += prompt_tokens(case.messages, params, tokenizer)
+        users = [i for i, m in enumerate(case.messages) if m.role == "user"]
+        cuts = users if live and len(users) > 1 else [len(case.messages) - 1]
+        for cut in cuts:
+            requests += 1
+            tokens += prompt_tokens(case.messages[: cut + 1], params, tokenizer)
     return Estimate(requests, tokens, requests * params.max_new_tokens)
 
 

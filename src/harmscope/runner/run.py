@@ -19,8 +19,14 @@ from harmscope.config import RunConfig
 from harmscope.judges.base import Judge
 from harmscope.judges.error import CorrectedMetrics, MeasuredError, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
-from harmscope.records import Case, GenerationParams, Response, Verdict
+from harmscope.records import Case, Response, Verdict
 from harmscope.runner.budget import Budget, Estimate, estimate
+from harmscope.runner.conversation import (
+    conversation_judge_id,
+    is_multiturn,
+    judge_turns,
+    play,
+)
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
 from harmscope.targets.base import Target
 
@@ -76,6 +82,9 @@ class RunSummary(BaseModel):
     """The primary judge's refusal error measured on labelled data, if it was measured."""
     corrected: CorrectedMetrics | None = None
     """The rates corrected for ``judge_error`` (Rogan-Gladen, bootstrap intervals)."""
+    conversation: Metrics | None = None
+    """In a live multi-turn run, the multi-turn cases' rates scored on whole conversations
+    (the least refusing turn); ``metrics`` scores their final answers."""
 
 
 def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None) -> RunSummary:
@@ -91,6 +100,11 @@ def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None
             corrected = correct_metrics(metrics, judge_error)
         except ValueError as exc:  # labelled data without both classes: report it uncorrected
             log.warning("rates not corrected for judge error: %s", exc)
+    conversation = None
+    if info.config.multiturn == "live" and primary is not None:
+        multi = [r for r in results if is_multiturn(r.case)]
+        if multi:
+            conversation = compute_metrics(multi, judge_id=conversation_judge_id(primary))
     return RunSummary(
         run_id=info.run_id,
         status=info.status,
@@ -106,6 +120,7 @@ def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None
         stop_reason=stop_reason,
         judge_error=judge_error,
         corrected=corrected,
+        conversation=conversation,
     )
 
 
@@ -136,6 +151,20 @@ async def _judge_all(judges: Sequence[Judge], case: Case, response: Response) ->
         except Exception as exc:  # a judge bug must not lose the response
             log.warning("judge %s failed on %s: %s", judge.id, case.id, exc)
             verdicts.append(Verdict.unscored(case.id, judge.id, f"judge error: {exc}"))
+    return verdicts
+
+
+async def _judge_conversation(
+    judges: Sequence[Judge], case: Case, response: Response
+) -> list[Verdict]:
+    verdicts = []
+    for judge in judges:
+        try:
+            verdicts.append(await judge_turns(judge, case, response))
+        except Exception as exc:  # a judge bug must not lose the response
+            log.warning("judge %s failed on the turns of %s: %s", judge.id, case.id, exc)
+            cid = conversation_judge_id(judge.id)
+            verdicts.append(Verdict.unscored(case.id, cid, f"judge error: {exc}"))
     return verdicts
 
 
@@ -187,35 +216,42 @@ async def run_async(
     todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors=resume is not None)]
     done = len(results) - len(todo)
     if on_estimate is not None:
-        on_estimate(estimate(todo, config.params))
+        on_estimate(estimate(todo, config.params, live=config.multiturn == "live"))
     stats = {"done": done, "errors": 0, "cached": 0, "skipped": 0}
     sem = asyncio.Semaphore(config.concurrency)
     params = config.params
     budget = _budget(config)
 
     async def one(case: Case) -> None:
-        key = cache_key(target.id, case, params)
+        live = config.multiturn == "live" and is_multiturn(case)
+        key = cache_key(target.id, case, params) + (":live" if live else "")
         response = store.cached(key)
         if response is not None:
             response = response.model_copy(update={"case_id": case.id})
             stats["cached"] += 1
         else:
             async with sem:
+                cost = estimate([case], params, live=live)
                 if budget is not None and not budget.try_spend(
-                    requests=1, tokens=_tokens(case, params)
+                    requests=cost.requests, tokens=cost.max_total_tokens
                 ):
                     stats["skipped"] += 1  # left for a resume
                     return
                 t0 = time.perf_counter()
-                response = await target.generate(case.messages, params, case_id=case.id)
+                if live:
+                    response = await play(target, case.messages, params, case_id=case.id)
+                else:
+                    response = await target.generate(case.messages, params, case_id=case.id)
                 if budget is not None and response.completion_tokens is not None:
-                    unused = params.max_new_tokens - response.completion_tokens
+                    unused = cost.max_completion_tokens - response.completion_tokens
                     budget.refund(tokens=max(0, unused))
                 if not response.latency_s:
                     response = response.model_copy(update={"latency_s": time.perf_counter() - t0})
         if not response.ok:
             stats["errors"] += 1
         verdicts = await _judge_all(judges, case, response)
+        if live and response.ok:
+            verdicts += await _judge_conversation(judges, case, response)
         store.save_result(run_id, response, verdicts, key=key)
         stats["done"] += 1
         if on_progress is not None:
@@ -245,12 +281,6 @@ def _budget(config: RunConfig) -> Budget | None:
     if config.max_requests is None and config.max_tokens is None:
         return None
     return Budget(max_requests=config.max_requests, max_tokens=config.max_tokens)
-
-
-def _tokens(case: Case, params: GenerationParams) -> int:
-    """Tokens a request may use at most: its prompt (estimated) plus the generation cap."""
-    e = estimate([case], params)
-    return e.prompt_tokens + e.max_completion_tokens
 
 
 def run(config: RunConfig, **kwargs: object) -> RunSummary:
