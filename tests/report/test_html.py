@@ -96,6 +96,13 @@ def test_run_page_sections_from_a_stored_run(two_runs):
     # plain should-refuse: h1 complied; h2, p1 refused; u1 unscored -> 1/3;
     # leetspeak: t1 complied -> 1/1: +66.7 pp
     assert "leetspeak" in transforms and "+66.7 pp" in transforms
+    # per category: hate plain h1 complied, h2 refused -> 1/2; leetspeak t1 -> 1/1: +50 pp;
+    # privacy has no leetspeak case
+    matrix = transforms.split('<table class="matrix">')[1].split("</table>")[0]
+    hate = matrix.split("<td>Hate</td>")[1].split("</tr>")[0]
+    assert "+50.0 pp" in hate and "(1)" in hate
+    privacy = matrix.split("<td>Privacy</td>")[1].split("</tr>")[0]
+    assert "–" in privacy and "pp" not in privacy
     cards = page.split('<section id="cards">')[1].split("</section>")[0]
     assert 'id="card-harmscope.hate"' in cards and 'id="card-harmscope.hate.over_refusal"' in cards
     assert 'id="card-harmscope.violent_crime"' not in cards, "only measured cards"

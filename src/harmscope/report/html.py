@@ -21,7 +21,12 @@ from harmscope.errors import HarmscopeError
 from harmscope.metrics import CaseResult
 from harmscope.report.charts import bar_chart, frontier_chart
 from harmscope.report.terminal import format_corrected, format_rate
-from harmscope.report.views import comparison_rows, frontier_items, transform_rows
+from harmscope.report.views import (
+    comparison_rows,
+    frontier_items,
+    transform_matrix,
+    transform_rows,
+)
 from harmscope.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -116,6 +121,7 @@ def render_html(
         judge_id=m.judge_id,
         judge_error=jerr,
         transforms=transform_rows(results, m.judge_id),
+        matrix=transform_matrix(results, m.judge_id),
         scenario=scenario,
         rule=RULE,
         cards=cards,

@@ -20,6 +20,8 @@ __all__ = [
     "comparison_rows",
     "delta",
     "frontier_items",
+    "TransformMatrix",
+    "transform_matrix",
     "transform_rows",
 ]
 
@@ -117,3 +119,30 @@ def comparison_rows(summaries: Sequence[RunSummary]) -> list[ComparisonRow]:
             ord_ = delta(last.over_refusal_rate, first.over_refusal_rate)
         rows.append(ComparisonRow(cat, cells, ucd, ord_))
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class TransformMatrix:
+    """Per top-level category and transform: both rates and their change from plain."""
+
+    categories: list[str]
+    transforms: list[str]
+    """Transforms in the order of :func:`transform_rows` (plain excluded)."""
+    cells: dict[tuple[str, str], TransformRow]
+    """``(category, transform) -> row``; missing where the pair has no case."""
+
+
+def transform_matrix(results: Sequence[CaseResult], judge_id: str | None) -> TransformMatrix | None:
+    """The per-category view of :func:`transform_rows`; ``None`` without transforms."""
+    order = [r.transform for r in transform_rows(results, judge_id) if r.transform != PLAIN]
+    if not order:
+        return None
+    by_cat: dict[str, list[CaseResult]] = defaultdict(list)
+    for r in results:
+        by_cat[r.case.category.split(".")[0]].append(r)
+    cells: dict[tuple[str, str], TransformRow] = {}
+    for cat, rs in by_cat.items():
+        for row in transform_rows(rs, judge_id):
+            if row.transform != PLAIN:
+                cells[(cat, row.transform)] = row
+    return TransformMatrix(categories=sorted(by_cat), transforms=order, cells=cells)
