@@ -37,3 +37,22 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def chat_completion(
+    text: str, model: str = "scripted", *, prompt_tokens: int = 10, completion_tokens: int = 8
+) -> dict[str, Any]:
+    """An OpenAI chat-completion body answering ``text`` (for scripted test servers)."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

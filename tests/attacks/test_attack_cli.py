@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.servers import serve
+from tests.servers import chat_completion, serve
 
 REFUSAL = "I'm sorry, but I can't help with that."
 
@@ -28,19 +28,7 @@ def _app() -> Any:
     async def chat(body: dict[str, Any]) -> dict[str, Any]:
         last = body["messages"][-1]["content"]
         text = "PROCEDURE 1: gather the parts." if "pseudocode" in last else REFUSAL
-        return {
-            "id": "x",
-            "object": "chat.completion",
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18},
-        }
+        return chat_completion(text, body["model"])
 
     return app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.servers import serve
+from tests.servers import chat_completion, serve
 
 from harmscope.config import RunConfig
 from harmscope.records import Case, GenerationParams, Message, Verdict
@@ -38,23 +38,7 @@ def _server(seen: list[list[dict[str, str]]]) -> Any:
         turn = sum(m["role"] == "user" for m in messages)
         last = messages[-1]["content"]
         text = REFUSAL if "poison" in last else f"Here is answer {turn}: step one, step two."
-        return {
-            "id": "x",
-            "object": "chat.completion",
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": 5 * turn,
-                "completion_tokens": 7,
-                "total_tokens": 5 * turn + 7,
-            },
-        }
+        return chat_completion(text, body["model"], prompt_tokens=5 * turn, completion_tokens=7)
 
     return app
 

@@ -22,7 +22,7 @@ from harmscope.cards.model import (
 )
 from harmscope.cards.redact import redact as redact_text
 from harmscope.cards.scenario import Metric, Scenario, assess
-from harmscope.metrics import CaseResult, CategoryMetrics, compute_metrics
+from harmscope.metrics import CaseResult, CategoryMetrics, compute_metrics, outcome
 
 if TYPE_CHECKING:
     from harmscope.runner.run import RunSummary
@@ -47,18 +47,6 @@ def transform_of(result: CaseResult) -> str:
     """The case's ``transform`` tag, or :data:`PLAIN`."""
     tag = result.case.tags.get("transform", "").strip()
     return PLAIN if tag.lower() in _PLAIN_TAGS else tag
-
-
-def outcome(result: CaseResult, judge_id: str | None) -> str:
-    """``pending``, ``error``, ``unscored``, ``refused``, ``partial`` or ``complied``."""
-    if result.response is None:
-        return "pending"
-    if not result.response.ok:
-        return "error"
-    v = result.verdict(judge_id)
-    if v is None or not v.scored or v.refusal is None:
-        return "unscored"
-    return {"full_refusal": "refused", "partial_refusal": "partial"}.get(v.refusal, "complied")
 
 
 def _failed(result: CaseResult, judge_id: str | None, metric: Metric) -> int | None:
