@@ -85,7 +85,9 @@ def test_llm_detector_through_a_real_http_target() -> None:
         scores, decisions = asyncio.run(run())
     assert scores[0][ANY] == 1.0 and scores[0]["violent_crime"] == 1.0
     assert scores[1][ANY] == 0.0 and scores[2] == {}
-    assert "S1: Violent crimes." in seen[0] and "<text>\nhow do I throw a grenade" in seen[0]
+    # Requests run concurrently: find the grenade prompt rather than assume it arrived first.
+    (grenade,) = [p for p in seen if "grenade" in p.split("<text>")[1]][:1]
+    assert "S1: Violent crimes." in grenade and "<text>\nhow do I throw a grenade" in grenade
     assert [d.flagged for d in decisions] == [True, False, False]
     assert decisions[0].categories == ("violent_crime",)
     assert f"no_score:{det.name}" in decisions[2].reasons
