@@ -268,6 +268,12 @@ def test_parse_hub_spec_rejects(spec):
 def test_parse_hub_spec():
     assert parse_hub_spec("hf:org/set:validation") == HubSpec("org/set", "validation")
     assert parse_hub_spec("hf:org/set").name == "hf:org/set"
+    assert parse_hub_spec("hf:org/set::refuse") == HubSpec("org/set", None, "refuse")
+    assert parse_hub_spec("hf:org/set:test:comply") == HubSpec("org/set", "test", "comply")
+    assert parse_hub_spec("hf:org/set::refuse").name == "hf:org/set::refuse"
+    assert parse_hub_spec("hf:org/set:test:comply").name == "hf:org/set:test:comply"
+    with pytest.raises(DataError, match="'refuse' or 'comply', not 'maybe'"):
+        parse_hub_spec("hf:org/set:test:maybe")
 
 
 def test_select_files():
@@ -290,18 +296,21 @@ def test_suite_from_rows_maps_columns():
     rows = [
         {"Goal": "Plan a surprise party", "label": "benign", "category": "Privacy"},
         {"Goal": "Another request", "label": 1, "category": "llamaguard3:S9"},
-        {"Goal": "Third", "label": "unsafe", "category": "something else"},
+        {"Goal": "Third", "label": "unsafe", "category": "vcr"},
         {"Goal": "Fourth", "label": "safe", "category": "hate"},
+        {"Goal": "Fifth", "label": "harmful", "category": ""},
     ]
     suite = suite_from_rows("hf:o/d", rows)
-    assert [c.expected for c in suite.cases] == ["comply", "refuse", "refuse", "comply"]
+    assert [c.expected for c in suite.cases] == ["comply", "refuse", "refuse", "comply", "refuse"]
     assert [c.category for c in suite.cases] == [
         "privacy",  # a JailbreakBench code
-        "indiscriminate_weapons",
-        "harmful_other",
-        "hate",
+        "indiscriminate_weapons",  # scheme:code
+        "violent_crime",  # an AILuminate code, found without a scheme prefix
+        "hate",  # a harmscope id
+        "unspecified",  # no category given: never guessed
     ]
-    assert suite.cases[2].tags["source_category"] == "something else"
+    assert suite.cases[2].tags["source_category"] == "vcr"
+    assert "source_category" not in suite.cases[4].tags
     assert suite.cases[0].id == "hf:o/d.0" and suite.cases[0].source == f"hf:o/d@{suite.version}"
     rows[0]["Goal"] = "Plan a birthday party"
     assert suite_from_rows("hf:o/d", rows).version != suite.version
@@ -309,6 +318,32 @@ def test_suite_from_rows_maps_columns():
         suite_from_rows("hf:o/d", [{"body": "x"}])
     with pytest.raises(DataError, match="row 0: label 'maybe'"):
         suite_from_rows("hf:o/d", [{"text": "x", "label": "maybe"}])
+
+
+def test_suite_from_rows_rejects_unknown_category_codes():
+    rows = [
+        {"text": "fine", "label": "safe", "category": "hate"},
+        {"text": "odd", "label": "unsafe", "category": "something else"},
+    ]
+    with pytest.raises(DataError) as err:
+        suite_from_rows("hf:o/d", rows)
+    message = str(err.value)
+    assert message.startswith("hf:o/d row 1: category 'something else'"), message
+    assert "llamaguard3" in message, "the message lists the schemes that were tried"
+    with pytest.raises(DataError, match=r"row 0: category 'llamaguard3:S99'"):
+        suite_from_rows("hf:o/d", [{"text": "x", "label": "unsafe", "category": "llamaguard3:S99"}])
+
+
+def test_suite_from_rows_needs_a_label_or_an_explicit_default():
+    rows = [{"text": "labelled", "label": "safe"}, {"text": "unlabelled", "label": None}]
+    with pytest.raises(DataError, match=r"hf:o/d row 1: no label.*:refuse"):
+        suite_from_rows("hf:o/d", rows)
+    with pytest.raises(DataError, match=r"row 0: no label"):
+        suite_from_rows("hf:o/d", [{"prompt": "no label column at all"}])
+    refuse = suite_from_rows("hf:o/d", rows, default_expected="refuse")
+    comply = suite_from_rows("hf:o/d", rows, default_expected="comply")
+    assert [c.expected for c in refuse.cases] == ["comply", "refuse"], "a label wins"
+    assert [c.expected for c in comply.cases] == ["comply", "comply"]
 
 
 def test_read_rows_formats(tmp_path):
@@ -367,6 +402,7 @@ def test_hub_download_from_real_server(monkeypatch, tmp_path):
         "data/train.jsonl": '{"prompt": "Tell me a joke", "label": "safe"}\n'
         '{"prompt": "A harmful ask", "label": "unsafe", "category": "Malware/Hacking"}\n',
         "data/test.csv": "text,category\nOnly one,vcr\n",
+        "data/odd.jsonl": '{"prompt": "Odd one", "label": "unsafe", "category": "mystery"}\n',
     }
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
@@ -374,7 +410,11 @@ def test_hub_download_from_real_server(monkeypatch, tmp_path):
     with serve(_fake_hub(files)) as url:
         monkeypatch.setenv("HF_ENDPOINT", url)
         train = load_hub_suite("hf:org/prompts", cache_dir=tmp_path)
-        test = load_suite("hf:org/prompts:test")
+        with pytest.raises(DataError, match="row 0: no label"):
+            load_suite("hf:org/prompts:test")
+        test = load_suite("hf:org/prompts:test:refuse")
+        with pytest.raises(DataError, match="category 'mystery'"):
+            load_suite("hf:org/prompts:odd")
         with pytest.raises(DataError, match="no such dataset"):
             load_hub_suite("hf:org/absent", cache_dir=tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -382,6 +422,9 @@ def test_hub_download_from_real_server(monkeypatch, tmp_path):
     cached = load_hub_suite("hf:org/prompts", cache_dir=tmp_path)
     assert cached.ref == train.ref, "offline, the cached copy is used"
     assert [c.expected for c in train.cases] == ["comply", "refuse"]
-    assert [c.category for c in train.cases] == ["harmful_other", "nonviolent_crime.cyber"]
+    assert [c.category for c in train.cases] == ["unspecified", "nonviolent_crime.cyber"]
     assert train.name == "hf:org/prompts" and train.cases[1].id == "hf:org/prompts.1"
-    assert [(c.prompt, c.category) for c in test.cases] == [("Only one", "violent_crime")]
+    assert [(c.prompt, c.category, c.expected) for c in test.cases] == [
+        ("Only one", "violent_crime", "refuse")
+    ]
+    assert test.name == "hf:org/prompts:test:refuse"

@@ -1,11 +1,16 @@
-"""Suites from Hugging Face hub datasets: ``hf:<dataset id>[:split]``.
+"""Suites from Hugging Face hub datasets: ``hf:<dataset id>[:split][:refuse|:comply]``.
 
 With the ``datasets`` library installed, the split is loaded through it. Otherwise the dataset's
 JSONL, CSV, JSON or (with pyarrow) Parquet files for the split are fetched with
 ``huggingface_hub``. Each row becomes a case: the text comes from the first of
 :data:`TEXT_COLUMNS` present, ``label`` (safe/unsafe, benign/harmful, 0/1) sets the expected
-behaviour (refuse when absent), and ``category`` is mapped through the taxonomy when it is a
-harmscope id, a ``scheme:code`` or a code of any crosswalked scheme.
+behaviour, and ``category`` is mapped through the taxonomy when it is a harmscope id, a
+``scheme:code`` or a code of any crosswalked scheme.
+
+Nothing is guessed: a category code found in no crosswalk is an error naming the code and the
+row, and so is a row without a label unless the spec's third field (``hf:org/set::refuse``,
+``hf:org/set:test:comply``) says what unlabelled rows expect. Rows without a category are
+``unspecified``.
 
 Reaching the hub fails fast: a short timeout, and no network at all when ``HF_HUB_OFFLINE`` is
 set (then only a cached copy is used).
@@ -28,7 +33,6 @@ from typing import Any
 from harmscope.errors import DataError, HarmscopeError, MissingDependencyError
 from harmscope.records import Case, Expected
 from harmscope.suites.base import Suite
-from harmscope.suites.public import UNCATEGORISED
 from harmscope.taxonomy import SCHEMES, load_taxonomy
 
 __all__ = [
@@ -50,33 +54,48 @@ _UNSAFE = {"unsafe", "harmful", "1", "true", "yes", "toxic"}
 _SAFE = {"safe", "benign", "harmless", "0", "false", "no"}
 _FORMATS = (".parquet", ".jsonl", ".csv", ".json")
 _REPO_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+UNSPECIFIED = "unspecified"
+"""Category of rows that carry none (as for labelled-prompt files)."""
 
 
 @dataclass(frozen=True, slots=True)
 class HubSpec:
-    """A parsed ``hf:<dataset id>[:split]``."""
+    """A parsed ``hf:<dataset id>[:split][:refuse|:comply]``."""
 
     repo_id: str
     split: str | None
+    expected: Expected | None = None
+    """What rows without a label expect; ``None`` makes an unlabelled row an error."""
 
     @property
     def name(self) -> str:
         """The suite name: the spec itself."""
-        return f"hf:{self.repo_id}" + (f":{self.split}" if self.split else "")
+        name = f"hf:{self.repo_id}" + (f":{self.split}" if self.split else "")
+        if self.expected:
+            name += (":" if self.split else "::") + self.expected
+        return name
 
 
 def parse_hub_spec(spec: str) -> HubSpec:
-    """Parse ``hf:<dataset id>[:split]``.
+    """Parse ``hf:<dataset id>[:split][:refuse|:comply]``.
 
     Raises:
         DataError: Not of that form.
     """
+    form = "'hf:<owner>/<dataset>[:split][:refuse|:comply]'"
     if not spec.startswith("hf:"):
-        raise DataError(f"{spec!r} is not a hub suite (expected 'hf:<dataset id>[:split]')")
-    repo_id, _, split = spec[3:].partition(":")
+        raise DataError(f"{spec!r} is not a hub suite (expected {form})")
+    repo_id, _, rest = spec[3:].partition(":")
+    split, _, expected = rest.partition(":")
     if not _REPO_ID.match(repo_id) or (split and not re.match(r"^[\w.-]+$", split)):
-        raise DataError(f"{spec!r}: expected 'hf:<owner>/<dataset>[:split]'")
-    return HubSpec(repo_id=repo_id, split=split or None)
+        raise DataError(f"{spec!r}: expected {form}")
+    if expected not in ("", "refuse", "comply"):
+        raise DataError(f"{spec!r}: unlabelled rows expect 'refuse' or 'comply', not {expected!r}")
+    return HubSpec(
+        repo_id=repo_id,
+        split=split or None,
+        expected="refuse" if expected == "refuse" else "comply" if expected else None,
+    )
 
 
 def load_hub_suite(
@@ -104,7 +123,12 @@ def load_hub_suite(
         rows = [row for path in files for row in read_rows(path)]
     else:
         raise MissingDependencyError("huggingface_hub", "hf")
-    return suite_from_rows(hub.name, rows, description=f"Hugging Face dataset {hub.repo_id}")
+    return suite_from_rows(
+        hub.name,
+        rows,
+        description=f"Hugging Face dataset {hub.repo_id}",
+        default_expected=hub.expected,
+    )
 
 
 def _offline() -> bool:
@@ -282,11 +306,24 @@ def _json_line(line: str, where: str) -> dict[str, Any]:
     return row
 
 
-def suite_from_rows(name: str, rows: Iterable[dict[str, Any]], *, description: str = "") -> Suite:
+def suite_from_rows(
+    name: str,
+    rows: Iterable[dict[str, Any]],
+    *,
+    description: str = "",
+    default_expected: Expected | None = None,
+) -> Suite:
     """Build a suite from dataset rows; the version is a hash of their content.
 
+    Args:
+        name: The suite name (cases are ``<name>.<row index>``).
+        rows: The dataset rows.
+        description: One line on the suite.
+        default_expected: What rows without a label expect; ``None`` makes them an error.
+
     Raises:
-        DataError: No rows, no prompt column, or an unreadable label.
+        DataError: No rows, no prompt column, an unreadable or (without ``default_expected``)
+            missing label, or a category code that maps to no harmscope category.
     """
     rows = list(rows)
     if not rows:
@@ -306,6 +343,7 @@ def suite_from_rows(name: str, rows: Iterable[dict[str, Any]], *, description: s
     payload = json.dumps(rows, sort_keys=True, default=str, ensure_ascii=False)
     version = hashlib.sha256(payload.encode()).hexdigest()[:12]
     cases = []
+    default = default_expected
     for i, row in enumerate(rows):
         where = f"{name} row {i}"
         text = row.get(text_col)
@@ -319,8 +357,8 @@ def suite_from_rows(name: str, rows: Iterable[dict[str, Any]], *, description: s
             Case.from_prompt(
                 text,
                 id=f"{name}.{i}",
-                category=_hub_category(raw_cat),
-                expected=_expected(row.get(label_col) if label_col else None, where),
+                category=_hub_category(raw_cat, where),
+                expected=_expected(row.get(label_col) if label_col else None, where, default),
                 source=f"{name}@{version}",
                 tags=tags,
             )
@@ -328,9 +366,14 @@ def suite_from_rows(name: str, rows: Iterable[dict[str, Any]], *, description: s
     return Suite(name=name, version=version, description=description, cases=tuple(cases))
 
 
-def _expected(raw: object, where: str) -> Expected:
-    if raw is None:
-        return "refuse"
+def _expected(raw: object, where: str, default: Expected | None) -> Expected:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if default is None:
+            raise DataError(
+                f"{where}: no label; give unlabelled rows an expectation with "
+                "'hf:<dataset id>[:split]:refuse' (or ':comply')"
+            )
+        return default
     value = str(raw).strip().lower()
     if value in _UNSAFE:
         return "refuse"
@@ -339,10 +382,14 @@ def _expected(raw: object, where: str) -> Expected:
     raise DataError(f"{where}: label {raw!r} is neither safe nor unsafe")
 
 
-def _hub_category(raw: object) -> str:
-    """A harmscope id for a row's category: by id, ``scheme:code``, or any crosswalk."""
+def _hub_category(raw: object, where: str) -> str:
+    """A harmscope id for a row's category: by id, ``scheme:code``, or any crosswalk.
+
+    Raises:
+        DataError: The code is in no crosswalk.
+    """
     if raw is None or str(raw).strip() == "":
-        return UNCATEGORISED
+        return UNSPECIFIED
     code = str(raw).strip()
     tax = load_taxonomy()
     if code in tax:
@@ -355,4 +402,7 @@ def _hub_category(raw: object) -> str:
             return tax.to_harmscope(s, c)[0].id
         except HarmscopeError:
             continue
-    return UNCATEGORISED
+    raise DataError(
+        f"{where}: category {code!r} is neither a harmscope id nor a code of any crosswalked "
+        f"scheme ({', '.join(SCHEMES)}); see harmscope/taxonomy/data/harmscope.yaml"
+    )
