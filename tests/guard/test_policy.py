@@ -22,18 +22,61 @@ def test_thresholds_per_category_and_any() -> None:
 
 
 def test_category_weights_steer_strictness() -> None:
-    scores = {ANY: 0.2, "hate": 0.4, "intellectual_property": 0.9}
-    base = Policy(any_threshold=0.9, default_threshold=0.5)
-    assert decide("x", scores, base).categories == ("intellectual_property",)
+    # The unsafe score comes from intellectual property; hate is a weak second.
+    scores = {ANY: 0.9, "intellectual_property": 0.6, "hate": 0.45}
+    base = Policy(any_threshold=0.7, default_threshold=0.8)
+    d = decide("x", scores, base)
+    assert d.flagged and d.categories == ("intellectual_property",)
+    assert "top_category:intellectual_property" in d.reasons
+
+    # Looser on IP: the overall score attributed to IP is weighted away too, and the text is
+    # not relabelled with an unrelated category.
+    off = Policy(
+        any_threshold=0.7, default_threshold=0.8, category_weights={"intellectual_property": 0}
+    )
+    d = decide("x", scores, off)
+    assert not d.flagged and d.categories == (), d
+    assert d.scores[ANY] == 0.0 and d.scores["intellectual_property"] == 0.0
+
+    # Stricter on hate at the same time: hate now crosses its own threshold.
     steered = Policy(
-        any_threshold=0.9,
-        default_threshold=0.5,
-        category_weights={"hate": 1.5, "intellectual_property": 0.0},
+        any_threshold=0.7,
+        default_threshold=0.8,
+        category_weights={"hate": 2.0, "intellectual_property": 0.0},
     )
     d = decide("x", scores, steered)
-    assert d.categories == ("hate",)
-    assert d.scores["hate"] == pytest.approx(0.6)
-    assert d.scores["intellectual_property"] == 0.0
+    assert d.flagged and d.categories == ("hate",)
+    assert d.scores["hate"] == pytest.approx(0.9)
+
+
+def test_weight_on_attributed_category_scales_any() -> None:
+    scores = {ANY: 0.5, "self_harm": 0.4, "hate": 0.1}
+    assert not decide("x", scores, Policy(any_threshold=0.7, default_threshold=0.9)).flagged
+    strict = Policy(any_threshold=0.7, default_threshold=0.9, category_weights={"self_harm": 1.5})
+    d = decide("x", scores, strict)
+    assert d.flagged and d.categories == ("self_harm",)
+    assert d.scores[ANY] == pytest.approx(0.75) and scores[ANY] == 0.5
+    # A weight on another category leaves the attributed score alone.
+    other = Policy(any_threshold=0.7, default_threshold=0.9, category_weights={"hate": 3.0})
+    assert decide("x", scores, other).scores[ANY] == pytest.approx(0.5)
+    # Only an overall score, no categories: just the weight of ``any`` applies.
+    assert decide("x", {ANY: 0.5}, Policy(category_weights={ANY: 0.5})).scores[ANY] == 0.25
+
+
+def test_parent_weight_reaches_sub_categories() -> None:
+    scores = {ANY: 0.95, "nonviolent_crime.cyber": 0.9, "nonviolent_crime": 0.85}
+    policy = Policy(
+        any_threshold=0.5, default_threshold=0.5, category_weights={"nonviolent_crime": 0}
+    )
+    d = decide("x", scores, policy)
+    assert not d.flagged, d
+    own = Policy(
+        any_threshold=0.5,
+        default_threshold=0.5,
+        category_weights={"nonviolent_crime": 0, "nonviolent_crime.cyber": 1.0},
+    )
+    assert decide("x", scores, own).categories == ("nonviolent_crime.cyber",)
+    assert policy.weight("nonviolent_crime.cyber") == 0 and policy.weight("hate") == 1.0
 
 
 def test_allow_and_deny_lists_literal_and_regex() -> None:
@@ -89,6 +132,16 @@ def test_guard_uses_detector_default_thresholds_unless_policy_overrides() -> Non
     assert d.flagged and d.categories == ("hate",) and "any>=0.6" in d.reasons
     loose = Guard([det], Policy(thresholds={"hate": 0.9}))
     assert not loose.check_sync(["a"])[0].flagged
+
+
+def test_policy_default_threshold_overrides_detector_defaults() -> None:
+    det = _Fixed("fixed", {"a": {ANY: 0.3, "hate": 0.45, "self_harm": 0.35}})
+    assert Guard([det]).check_sync(["a"])[0].categories == ("hate",), "detector default 0.4"
+    strict = Guard([det], Policy(default_threshold=0.3))
+    assert strict.policy.threshold("hate") == 0.3
+    assert strict.check_sync(["a"])[0].categories == ("hate", "self_harm")
+    loose = Guard([det], Policy(default_threshold=0.5, thresholds={"self_harm": 0.3}))
+    assert loose.check_sync(["a"])[0].categories == ("self_harm",)
 
 
 def test_guard_records_detector_without_opinion() -> None:

@@ -11,9 +11,33 @@ A policy file (YAML or JSON) may set any of::
     allow: ["how do i kill a python process", "re:^\\s*translate\\b"]
     deny: ["re:\\bnerve agent\\b", {pattern: "credit card dump", category: nonviolent_crime}]
 
+A worked example ships in the repository as ``examples/policies/strict-self-harm.yaml``
+(stricter on self-harm and hate, lenient on intellectual property and defamation); try it with
+``harmscope guard eval --policy examples/policies/strict-self-harm.yaml`` or
+``harmscope guard serve --policy ...``.
+
 Lists entries are literal substrings (case-insensitive) or regular expressions prefixed with
-``re:``. Deny wins over allow; allow wins over scores. Thresholds not set come from the
-detector's validated defaults (stored with the shipped weights).
+``re:``. Deny wins over allow; allow wins over scores.
+
+Thresholds: a category's own entry in ``thresholds`` wins; otherwise, when the policy sets
+``default_threshold`` explicitly, that value applies to every other category; otherwise the
+detector's validated per-category defaults (stored with the shipped weights) apply, and
+``default_threshold``'s built-in value only for categories the detector has none for. The same
+holds for ``any_threshold``.
+
+Steering (:func:`decide`) — category weights make the guard stricter on one hazard and looser
+on another, and they act on every way a text can be flagged:
+
+* a category's weight is its own entry in ``category_weights``, else its parent's (so
+  ``nonviolent_crime: 0`` also switches off ``nonviolent_crime.cyber``), else 1;
+* each category score is multiplied by its weight (clipped to [0, 1]) before its threshold;
+  a category of weight 0 is never flagged;
+* the overall ``any`` score is *attributed* to the text's most likely category (the highest
+  unweighted category score) and multiplied by that category's weight, and by the weight of
+  ``any`` itself when set. A text whose unsafe score comes from a hazard the team weighted 0 is
+  therefore not flagged through ``any`` either; weight 2 on that hazard doubles it. Scores
+  without any category (a detector that reports only ``any``) take only ``any``'s weight;
+* a text flagged through ``any`` alone is labelled with that attributed category.
 """
 
 from __future__ import annotations
@@ -109,9 +133,23 @@ class Policy(BaseModel):
             return self.thresholds.get(ANY, self.any_threshold)
         return self.thresholds.get(key, self.default_threshold)
 
+    def weight(self, key: str) -> float:
+        """The weight of ``key``: its own, else its nearest ancestor's, else 1."""
+        while key:
+            if key in self.category_weights:
+                return self.category_weights[key]
+            key = key.rpartition(".")[0]
+        return 1.0
+
     def with_defaults(self, thresholds: Mapping[str, float]) -> Policy:
-        """A copy whose unset thresholds come from ``thresholds`` (e.g. validated ones)."""
-        merged = {k: v for k, v in thresholds.items() if k != ANY}
+        """A copy whose unset thresholds come from ``thresholds`` (e.g. validated ones).
+
+        Per-category defaults are not used when the policy sets ``default_threshold`` itself,
+        nor is the ``any`` default when it sets ``any_threshold``.
+        """
+        merged: dict[str, float] = {}
+        if "default_threshold" not in self.model_fields_set:
+            merged = {k: v for k, v in thresholds.items() if k != ANY}
         merged.update(self.thresholds)
         update: dict[str, Any] = {"thresholds": merged}
         if ANY in thresholds and "any_threshold" not in self.model_fields_set:
@@ -157,7 +195,11 @@ def combine(per_detector: Mapping[str, Mapping[str, float]], policy: Policy) -> 
 
 
 def decide(text: str, scores: Mapping[str, float], policy: Policy) -> Decision:
-    """Apply lists, weights and thresholds to combined ``scores`` for ``text``."""
+    """Apply lists, weights and thresholds to combined ``scores`` for ``text``.
+
+    See the module docstring for how weights steer: category scores are weighted per
+    category, and the ``any`` score by the weight of the category it is attributed to.
+    """
     for rule in policy.deny:
         if rule.matches(text):
             cats = (rule.category,) if rule.category else ()
@@ -165,24 +207,32 @@ def decide(text: str, scores: Mapping[str, float], policy: Policy) -> Decision:
     for rule in policy.allow:
         if rule.matches(text):
             return Decision(False, (), dict(scores), (f"allow:{rule.pattern}",))
-    weighted = {
-        k: min(1.0, max(0.0, v * policy.category_weights.get(k, 1.0))) for k, v in scores.items()
-    }
+    categories_raw = {k: v for k, v in scores.items() if k != ANY}
+    attributed = max(categories_raw, key=lambda k: categories_raw[k], default=None)
+    if attributed is not None and categories_raw[attributed] <= 0:
+        attributed = None
+    weighted = {k: _clip(v * policy.weight(k)) for k, v in categories_raw.items()}
+    if ANY in scores:
+        any_weight = policy.category_weights.get(ANY, 1.0)
+        if attributed is not None:
+            any_weight *= policy.weight(attributed)
+        weighted[ANY] = _clip(scores[ANY] * any_weight)
     over = [
         k
         for k, v in weighted.items()
-        if v >= policy.threshold(k) and (k == ANY or policy.category_weights.get(k, 1.0) > 0)
+        if v >= policy.threshold(k) and (k == ANY or policy.weight(k) > 0)
     ]
     categories = tuple(sorted((k for k in over if k != ANY), key=lambda k: -weighted[k]))
     reasons = [f"{k}>={policy.threshold(k):g}" for k in over]
-    if over and not categories:
-        # Flagged by the overall score alone: name the most likely category.
-        ranked = [k for k in weighted if k != ANY and policy.category_weights.get(k, 1.0) > 0]
-        top = max(ranked, key=lambda k: weighted[k], default=None)
-        if top is not None and weighted[top] > 0:
-            categories = (top,)
-            reasons.append(f"top_category:{top}")
+    if over and not categories and attributed is not None:
+        # Flagged by the overall score alone: name the category it was attributed to.
+        categories = (attributed,)
+        reasons.append(f"top_category:{attributed}")
     return Decision(bool(over), categories, weighted, tuple(reasons))
+
+
+def _clip(value: float) -> float:
+    return min(1.0, max(0.0, value))
 
 
 def load_policy(source: str | Path | Mapping[str, Any] | None) -> Policy:
