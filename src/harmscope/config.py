@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harmscope.errors import NotFoundError
-from harmscope.records import GenerationParams
+from harmscope.records import SCHEMA_VERSION, GenerationParams
 
 __all__ = ["DATA_DIR_ENV", "RunConfig", "resolve_data_dir"]
 
@@ -22,6 +22,9 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    """Record layout version (:data:`harmscope.records.SCHEMA_VERSION`); a config written by a
+    newer harmscope is rejected on read rather than misread."""
     target: str = "hf/default"
     """``provider/model`` of the system under test."""
     base_url: str | None = None
@@ -49,7 +52,10 @@ class RunConfig(BaseModel):
     transforms: tuple[str, ...] = ()
     """Transform specs (ids, families or ``a+b`` compositions); each case also runs under each."""
     transform_product: bool = False
-    """Also run compositions of the listed transforms (bounded)."""
+    """Also run compositions taking one transform from each spec, besides the single
+    transforms (at most ``max_compositions``)."""
+    max_compositions: int = Field(default=64, ge=1)
+    """Most compositions ``transform_product`` adds (a sample seeded by ``seed``)."""
     multiturn: Literal["scripted", "live"] = "scripted"
     """Multi-turn cases: ``scripted`` sends the whole authored history at once; ``live`` sends
     one user turn at a time with the target's own earlier answers as history, and scores the

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -7,10 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from harmscope.config import RunConfig
-from harmscope.records import Case, Verdict
+from harmscope.errors import StoreError
+from harmscope.records import SCHEMA_VERSION, Case, Verdict
 from harmscope.runner import run_async, summarize
-from harmscope.store import SQLiteStore
+from harmscope.store import SQLiteStore, export_run
 from harmscope.targets.echo import EchoTarget
 
 KILLABLE = Path(__file__).with_name("killable.py")
@@ -121,3 +126,39 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     with SQLiteStore(db) as store:
         s = summarize(store, run_id)
         assert s.status == "complete" and s.metrics.unsafe_compliance_rate.n == 60
+
+
+def test_records_carry_the_schema_version_and_reject_newer_ones(tmp_path):
+    async def go():
+        with SQLiteStore(tmp_path / "v.db") as store:
+            s = await run_async(
+                RunConfig(target="echo/refuse"),
+                store=store,
+                target=EchoTarget("refuse"),
+                judges=[StartsWithJudge()],
+                cases=_cases(3),
+                suite_ref="s@1",
+            )
+            export_run(store, s.run_id, tmp_path / "v.jsonl")
+            return s, store.run(s.run_id).config
+
+    summary, stored = asyncio.run(go())
+    assert summary.schema_version == SCHEMA_VERSION == stored.schema_version
+    assert json.loads(summary.model_dump_json())["schema_version"] == SCHEMA_VERSION
+    rows = [json.loads(x) for x in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert [r["schema_version"] for r in rows] == [SCHEMA_VERSION] * 3
+
+    # A config stored before the field existed reads as the current version ...
+    old = RunConfig(target="echo/refuse").model_dump(mode="json")
+    del old["schema_version"]
+    assert RunConfig.model_validate(old).schema_version == SCHEMA_VERSION
+    # ... and one written by a newer harmscope is refused, in memory and in a stored run.
+    with pytest.raises(ValidationError, match="schema_version"):
+        RunConfig(schema_version=SCHEMA_VERSION + 1)
+    newer = {**old, "schema_version": SCHEMA_VERSION + 1}
+    con = sqlite3.connect(tmp_path / "v.db")
+    con.execute("UPDATE runs SET config=?", (json.dumps(newer),))
+    con.commit()
+    con.close()
+    with SQLiteStore(tmp_path / "v.db") as store, pytest.raises(StoreError, match="unreadable"):
+        store.run("latest")

@@ -19,7 +19,7 @@ from harmscope.config import RunConfig
 from harmscope.judges.base import Judge
 from harmscope.judges.error import CorrectedMetrics, MeasuredError, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
-from harmscope.records import Case, Response, Verdict
+from harmscope.records import SCHEMA_VERSION, Case, Response, Verdict
 from harmscope.runner.budget import Budget, Estimate, estimate
 from harmscope.runner.conversation import (
     conversation_judge_id,
@@ -54,6 +54,8 @@ class RunSummary(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    schema_version: int = SCHEMA_VERSION
+    """Version of this record's layout (:data:`harmscope.records.SCHEMA_VERSION`)."""
     run_id: str
     """The run's id in the store."""
     status: RunStatus

@@ -47,6 +47,7 @@ def _flatten(row: dict[str, object]) -> dict[str, object]:
     response = row["response"]
     assert isinstance(case, dict)
     flat: dict[str, object] = {
+        "schema_version": row["schema_version"],
         "run_id": row["run_id"],
         "case_id": case["id"],
         "category": case["category"],

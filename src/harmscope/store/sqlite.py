@@ -279,9 +279,10 @@ class SQLiteStore:
         ]
 
     def iter_rows(self, run_id: str) -> Iterator[dict[str, object]]:
-        """Flat export rows: case, response and verdicts per case."""
+        """Export rows: case, response and verdicts per case, with the record layout version."""
         for r in self.results(run_id):
             yield {
+                "schema_version": SCHEMA_VERSION,
                 "run_id": run_id,
                 "case": r.case.model_dump(mode="json"),
                 "response": None if r.response is None else r.response.model_dump(mode="json"),
