@@ -28,9 +28,12 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+_KEYS = ("n", "accuracy", "precision", "recall", "f1", "kappa")
+
+
 def _summary(report: Any) -> dict[str, Any]:
-    keys = ("n", "accuracy", "precision", "recall", "f1", "kappa", "unscored")
-    return {k: getattr(report, k) for k in keys}
+    """The DESIGN.md figures of a report (judge, source or stored baseline)."""
+    return {k: getattr(report, k) for k in _KEYS} | {"unscored": getattr(report, "unscored", 0)}
 
 
 def _table(report: Any, data: str) -> None:
@@ -64,7 +67,7 @@ def _table(report: Any, data: str) -> None:
         )
     for name, b in report.baselines.items():
         table.add_row(
-            f"baseline {name}", str(b.n), "0", _fmt(b.accuracy), "-", _fmt(b.precision),
+            f"baseline {name}", str(b.n), str(b.unscored), _fmt(b.accuracy), "-", _fmt(b.precision),
             _fmt(b.recall), _fmt(b.f1), _fmt(b.kappa),
         )  # fmt: skip
     out.print(table)
@@ -104,7 +107,7 @@ def eval_judge(
             confusion={"tp": report.tp, "fp": report.fp, "fn": report.fn, "tn": report.tn},
             per_source={k: _summary(v) | {"accuracy_3way": v.accuracy_3way}
                         for k, v in report.per_source.items()},
-            baselines={k: _summary(v) | {"unscored": 0} for k, v in report.baselines.items()},
+            baselines={k: _summary(v) for k, v in report.baselines.items()},
         )  # fmt: skip
         print_json(payload)
     else:

@@ -22,6 +22,7 @@ from harmscope.judges.labelled import LabelledItem
 from harmscope.records import Case, Response, Verdict
 
 __all__ = [
+    "BaselineReport",
     "BinaryMetrics",
     "EvalReport",
     "Task",
@@ -61,6 +62,13 @@ class SourceReport(BinaryMetrics):
     accuracy_3way: float | None = None
 
 
+class BaselineReport(BinaryMetrics):
+    """A judge whose labels came with the data, measured on the same items."""
+
+    unscored: int = 0
+    """Items whose stored label could not be read (e.g. a malformed rating)."""
+
+
 class EvalReport(BinaryMetrics):
     """A judge measured against labelled responses."""
 
@@ -76,7 +84,7 @@ class EvalReport(BinaryMetrics):
     confusion_3way: dict[str, dict[str, int]] = {}
     """``true label -> predicted label -> count``."""
     per_source: dict[str, SourceReport] = {}
-    baselines: dict[str, BinaryMetrics] = {}
+    baselines: dict[str, BaselineReport] = {}
     """Judges whose labels came with the data, on the same items."""
 
 
@@ -194,12 +202,14 @@ def report_from_verdicts(
     )
 
 
-def _baselines(items: Sequence[LabelledItem], task: Task) -> dict[str, BinaryMetrics]:
+def _baselines(items: Sequence[LabelledItem], task: Task) -> dict[str, BaselineReport]:
     names = sorted({name for i in items for name in i.baselines})
     out = {}
     for name in names:
-        rows = [(bool(_truth(i, task)), i.baselines[name]) for i in items if name in i.baselines]
-        out[name] = binary_metrics([t for t, _ in rows], [p for _, p in rows])
+        stored = [(bool(_truth(i, task)), i.baselines[name]) for i in items if name in i.baselines]
+        rows = [(t, p) for t, p in stored if p is not None]
+        m = binary_metrics([t for t, _ in rows], [p for _, p in rows])
+        out[name] = BaselineReport(**m.model_dump(), unscored=len(stored) - len(rows))
     return out
 
 
