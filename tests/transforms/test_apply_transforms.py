@@ -79,24 +79,39 @@ def test_apply_transforms_counts_and_order() -> None:
     assert apply_transforms(cases, []) == cases
 
 
-def test_product_and_its_bound() -> None:
+def test_product_adds_compositions_to_the_single_transforms() -> None:
     cases = [UNSAFE, SAFE]
     n_persona, n_encode = len(families()["persona"]), len(families()["encode"])
+    singles = n_persona + n_encode
     full = apply_transforms(cases, ["persona", "encode"], product=True, include_plain=False)
-    assert len(full) == 2 * n_persona * n_encode
-    assert all(c.tags["family"] == "persona+encode" for c in full)
-    bounded = apply_transforms(cases, ["persona", "encode"], product=True, max_combinations=10)
-    assert len(bounded) == 2 * (1 + 10)
-    again = apply_transforms(cases, ["persona", "encode"], product=True, max_combinations=10)
+    assert len(full) == 2 * (singles + n_persona * n_encode)
+    per_case = full[: singles + n_persona * n_encode]
+    assert [c.tags["family"] for c in per_case[:singles]] == (
+        ["persona"] * n_persona + ["encode"] * n_encode
+    ), "the single transforms come first, as without --transform-product"
+    assert {c.tags["family"] for c in per_case[singles:]} == {"persona+encode"}
+    plain_run = apply_transforms(cases, ["persona", "encode"], include_plain=False)
+    assert {c.id for c in plain_run} < {c.id for c in full}
+    one_spec = apply_transforms(cases, ["encode"], product=True)
+    assert one_spec == apply_transforms(cases, ["encode"]), "one spec has nothing to compose"
+
+
+def test_product_bound_caps_only_the_compositions_and_follows_the_seed() -> None:
+    cases = [UNSAFE, SAFE]
+    n_persona, n_encode = len(families()["persona"]), len(families()["encode"])
+    singles = n_persona + n_encode
+    bounded = apply_transforms(cases, ["persona", "encode"], product=True, max_compositions=10)
+    assert len(bounded) == 2 * (1 + singles + 10)
+    again = apply_transforms(cases, ["persona", "encode"], product=True, max_compositions=10)
     assert bounded == again, "the bounded sample is deterministic"
     other = apply_transforms(
-        cases, ["persona", "encode"], product=True, max_combinations=10, seed=1
+        cases, ["persona", "encode"], product=True, max_compositions=10, seed=1
     )
-    assert {c.id for c in other} != {c.id for c in bounded}
-    chains = {c.tags["transform"] for c in bounded if "transform" in c.tags}
-    assert len(chains) == 10 and chains <= {c.tags["transform"] for c in full}
+    assert {c.id for c in other} != {c.id for c in bounded}, "the seed picks the sample"
+    composed = {c.tags["transform"] for c in bounded if "+" in c.tags.get("transform", "")}
+    assert len(composed) == 10
     with pytest.raises(ValueError):
-        apply_transforms(cases, ["persona"], max_combinations=0)
+        apply_transforms(cases, ["persona"], max_compositions=0)
 
 
 @pytest.mark.parametrize(

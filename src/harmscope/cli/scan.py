@@ -71,13 +71,28 @@ def scan(
         typer.Option(help="Comma-separated transforms (ids, families, a+b); see `transforms`."),
     ] = None,
     transform_product: Annotated[
-        bool, typer.Option(help="Also run compositions of the listed transforms (bounded).")
+        bool,
+        typer.Option(
+            help="Besides each listed transform, also run compositions taking one transform "
+            "from each spec (at most --max-compositions, sampled by --seed)."
+        ),
     ] = False,
+    max_compositions: Annotated[
+        int, typer.Option(min=1, help="Most compositions --transform-product adds.")
+    ] = 64,
     max_requests: Annotated[
         int | None, typer.Option(min=1, help="Stop (resumable) after N target requests.")
     ] = None,
     max_tokens: Annotated[
         int | None, typer.Option(min=1, help="Stop (resumable) before ~N tokens are spent.")
+    ] = None,
+    latent_probe: Annotated[
+        str | None,
+        typer.Option(
+            help="hf targets: folder of a fitted latent probe (`latent fit --out`) whose "
+            "harm-belief and refusal signals each answer records; default: the probe shipped "
+            "for the model, if any; 'none' turns signals off."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -101,8 +116,10 @@ def scan(
         multiturn="live" if multiturn == "live" else "scripted",
         transforms=tuple(t.strip() for t in (transforms or "").split(",") if t.strip()),
         transform_product=transform_product,
+        max_compositions=max_compositions,
         max_requests=max_requests,
         max_tokens=max_tokens,
+        latent_probe=latent_probe,
         params=GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=temperature,

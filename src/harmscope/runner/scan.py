@@ -90,7 +90,13 @@ def _cases(config: RunConfig, data_dir: str | Path | None) -> tuple[list[Case], 
     if config.transforms:
         from harmscope.transforms import apply_transforms
 
-        cases = apply_transforms(cases, list(config.transforms), product=config.transform_product)
+        cases = apply_transforms(
+            cases,
+            list(config.transforms),
+            product=config.transform_product,
+            max_compositions=config.max_compositions,
+            seed=config.seed,
+        )
     return cases, suite.ref
 
 

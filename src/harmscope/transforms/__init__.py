@@ -114,7 +114,7 @@ def apply_transforms(
     specs: Sequence[str],
     *,
     product: bool = False,
-    max_combinations: int = 128,
+    max_compositions: int = 64,
     include_plain: bool = True,
     seed: int = 0,
 ) -> list[Case]:
@@ -123,27 +123,24 @@ def apply_transforms(
     Args:
         cases: The cases to transform.
         specs: Transform specs (ids, families, ``a+b`` compositions).
-        product: Compose one transform from each spec, for every combination, instead of
-            applying each spec's transforms separately.
-        max_combinations: Most transform chains applied per case; when the specs give more,
+        product: Besides each spec's transforms on their own, also run the compositions that
+            take one transform from each spec (in spec order), at most ``max_compositions``.
+        max_compositions: Most compositions added by ``product``; when the specs give more,
             a deterministic sample (by ``seed``) of this many is kept, in order.
         include_plain: Keep each untransformed case before its transformed versions.
         seed: Seed of that sample.
 
     Returns:
-        Cases in case-major order: a case, then its transformed versions.
+        Cases in case-major order: a case, then its transformed versions (single
+        transforms first, then compositions).
 
     Raises:
         NotFoundError: A spec names no transform or family.
-        ValueError: ``max_combinations`` below 1.
+        ValueError: ``max_compositions`` below 1.
     """
-    if max_combinations < 1:
-        raise ValueError("max_combinations must be at least 1")
-    chains = _chains(specs, product=product)
-    if len(chains) > max_combinations:
-        keep = sorted(random.Random(seed).sample(range(len(chains)), max_combinations))
-        log.info("%d transform combinations, keeping %d", len(chains), max_combinations)
-        chains = [chains[i] for i in keep]
+    if max_compositions < 1:
+        raise ValueError("max_compositions must be at least 1")
+    chains = _chains(specs, product=product, max_compositions=max_compositions, seed=seed)
     out: list[Case] = []
     for case in cases:
         if include_plain:
@@ -153,14 +150,18 @@ def apply_transforms(
     return out
 
 
-def _chains(specs: Sequence[str], *, product: bool) -> list[Transform]:
-    if not specs:
-        return []
-    if product:
-        combos = itertools.product(*(resolve(spec) for spec in specs))
-        chains = [compose(*combo) for combo in combos]
-    else:
-        chains = [t for spec in specs for t in resolve(spec)]
+def _chains(
+    specs: Sequence[str], *, product: bool, max_compositions: int, seed: int
+) -> list[Transform]:
+    resolved = [resolve(spec) for spec in specs]
+    chains = [t for options in resolved for t in options]
+    if product and len(resolved) > 1:
+        combos = [compose(*combo) for combo in itertools.product(*resolved)]
+        if len(combos) > max_compositions:
+            keep = sorted(random.Random(seed).sample(range(len(combos)), max_compositions))
+            log.info("%d transform compositions, keeping %d", len(combos), max_compositions)
+            combos = [combos[i] for i in keep]
+        chains += combos
     unique: dict[str, Transform] = {}
     for chain in chains:
         unique.setdefault(chain.id, chain)
