@@ -177,7 +177,12 @@ def test_suites_lists_core_with_sizes(tmp_path: Path) -> None:
     assert suites["core"]["refuse"] + suites["core"]["comply"] == suites["core"]["cases"]
 
 
-def test_help_everywhere(tmp_path: Path) -> None:
-    for cmd in (["--help"], ["scan", "--help"], ["suites", "--help"], ["report", "--help"]):
-        p = harmscope(*cmd, cwd=tmp_path)
-        assert p.returncode == 0 and "Usage" in p.stdout
+@pytest.mark.parametrize(
+    "command",
+    ["", "scan", "suites", "targets", "runs", "report", "export", "serve-model"],
+)
+def test_help_everywhere(tmp_path: Path, command: str) -> None:
+    p = harmscope(*command.split(), "--help", cwd=tmp_path)
+    assert p.returncode == 0 and "Usage" in p.stdout, p.stderr
+    usage = next(line for line in p.stdout.splitlines() if "Usage:" in line)
+    assert f" {command} [OPTIONS]" in usage if command else "COMMAND" in usage, usage
