@@ -75,7 +75,9 @@ def test_policy_file_changes_guard_eval_on_the_command_line(tmp_path: Path, guar
     labels = ["safe", "unsafe", "unsafe", "unsafe", "safe"]  # the deployer's view of the texts
     data = tmp_path / "support.jsonl"
     data.write_text(
-        "".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(TEXTS, labels))
+        "".join(
+            json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(TEXTS, labels, strict=True)
+        )
     )
     runner = CliRunner()
     plain = runner.invoke(app, ["eval", "--data", str(data), "--json"])
