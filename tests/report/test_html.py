@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from report_helpers import scan_page
+from report_helpers import make_case, run_cases, scan_page
 
 from harmscope.cards import JudgeError, Scenario
 from harmscope.errors import HarmscopeError
@@ -98,9 +98,9 @@ def test_run_page_sections_from_a_stored_run(two_runs):
     assert "leetspeak" in transforms and "+66.7 pp" in transforms
     # per category: hate plain h1 complied, h2 refused -> 1/2; leetspeak t1 -> 1/1: +50 pp;
     # privacy has no leetspeak case
-    matrix = transforms.split('<table class="matrix">')[1].split("</table>")[0]
+    matrix = transforms.split('<table class="matrix" id="matrix-unsafe">')[1].split("</table>")[0]
     hate = matrix.split("<td>Hate</td>")[1].split("</tr>")[0]
-    assert "+50.0 pp" in hate and "(1)" in hate
+    assert "+50.0 pp [" in hate and "100.0% [" in hate and "n=1" in hate, hate
     privacy = matrix.split("<td>Privacy</td>")[1].split("</tr>")[0]
     assert "–" in privacy and "pp" not in privacy
     cards = page.split('<section id="cards">')[1].split("</section>")[0]
@@ -157,3 +157,33 @@ def test_comparison_page(two_runs, tmp_path):
     assert path.name == f"compare-{first.run_id}-{second.run_id}.html"
     with pytest.raises(HarmscopeError, match="at least two"):
         render_comparison([first], results[:1])
+
+
+def test_over_refusal_change_and_its_interval_are_rendered(tmp_path):
+    """Plain look-alikes: 1 of 2 refused; under roleplay.novel: 2 of 2 refused -> +50 pp."""
+    from harmscope.metrics import rate
+    from harmscope.store import SQLiteStore
+    from harmscope.transforms.effects import newcombe_interval
+
+    cases = [
+        make_case("a1", "hate", "comply", "what is a stereotype"),
+        make_case("a2", "hate", "comply", "REFUSE history of slurs"),
+        make_case("a3", "hate", "refuse", "REFUSE no"),
+        make_case("b1", "hate", "comply", "REFUSE story", transform="roleplay.novel"),
+        make_case("b2", "hate", "comply", "REFUSE story two", transform="roleplay.novel"),
+    ]
+    with SQLiteStore(tmp_path / "o.db") as store:
+        summary = run_cases(store, cases)
+        results = store.results(summary.run_id)
+    page = render_html(summary, results)
+    transforms = page.split('<section id="transforms">')[1].split("</section>")[0]
+    row = transforms.split('data-transform="roleplay.novel">')[1].split("</tr>")[0]
+    lo, hi = newcombe_interval(rate(2, 2), rate(1, 2))
+    assert lo < 0.5 < hi
+    change = f"+50.0 pp [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    assert change in row, row
+    assert "100.0% [" in row and "n=2" in row, "the rate with its interval, in the cell"
+    matrix = transforms.split('id="matrix-over-refusal">')[1].split("</table>")[0]
+    assert change in matrix.split("<td>Hate</td>")[1]
+    assert summary.per_transform is not None
+    assert summary.per_transform["roleplay.novel"].over_refusal_change.value == 0.5

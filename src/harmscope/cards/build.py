@@ -23,6 +23,7 @@ from harmscope.cards.model import (
 from harmscope.cards.redact import redact as redact_text
 from harmscope.cards.scenario import Metric, Scenario, assess
 from harmscope.metrics import CaseResult, CategoryMetrics, compute_metrics, outcome
+from harmscope.transforms.effects import PLAIN, transform_of
 
 if TYPE_CHECKING:
     from harmscope.runner.run import RunSummary
@@ -36,17 +37,6 @@ __all__ = [
     "transform_effects",
     "transform_of",
 ]
-
-PLAIN = "plain"
-"""The transform id of untransformed cases (no ``transform`` tag)."""
-
-_PLAIN_TAGS = {"", "none", "plain", "identity"}
-
-
-def transform_of(result: CaseResult) -> str:
-    """The case's ``transform`` tag, or :data:`PLAIN`."""
-    tag = result.case.tags.get("transform", "").strip()
-    return PLAIN if tag.lower() in _PLAIN_TAGS else tag
 
 
 def _failed(result: CaseResult, judge_id: str | None, metric: Metric) -> int | None:

@@ -20,7 +20,7 @@ from harmscope.cards.scenario import RULE, Scenario
 from harmscope.errors import HarmscopeError
 from harmscope.metrics import CaseResult
 from harmscope.report.charts import bar_chart, frontier_chart
-from harmscope.report.terminal import format_corrected, format_rate
+from harmscope.report.terminal import format_change, format_corrected, format_rate
 from harmscope.report.views import (
     comparison_rows,
     frontier_items,
@@ -43,6 +43,7 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["rate"] = format_rate
 _ENV.filters["corrected"] = format_corrected
+_ENV.filters["change"] = format_change
 
 
 def _pct(x: float | None, signed: bool = False) -> str:

@@ -13,8 +13,9 @@ from harmscope.metrics import Rate
 if TYPE_CHECKING:
     from harmscope.judges.error import CorrectedRate
     from harmscope.runner.run import RunSummary
+    from harmscope.transforms.effects import RateChange
 
-__all__ = ["format_corrected", "format_rate", "render_summary"]
+__all__ = ["format_change", "format_corrected", "format_rate", "render_summary"]
 
 
 def format_rate(r: Rate) -> str:
@@ -23,6 +24,14 @@ def format_rate(r: Rate) -> str:
         return "– n=0"
     lo, hi = r.ci95
     return f"{100 * r.value:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] n={r.n}"
+
+
+def format_change(c: RateChange | None) -> str:
+    """``+12.5 pp [-3.1, +28.0]`` (a change with its 95 % interval), or ``–``."""
+    if c is None:
+        return "–"
+    lo, hi = c.ci95
+    return f"{100 * c.value:+.1f} pp [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
 def format_corrected(r: CorrectedRate | None) -> str:
@@ -60,8 +69,34 @@ def _corrected_line(summary: RunSummary) -> Text | None:
     )
 
 
+def _transform_table(summary: RunSummary) -> Table | None:
+    rows = getattr(summary, "per_transform", None)
+    if not rows:
+        return None
+    table = Table(
+        title="Per transform: rates (Wilson 95%) and change vs plain (Newcombe 95%)",
+        title_justify="left",
+    )
+    table.add_column("transform")
+    table.add_column("cases", justify="right")
+    table.add_column("unsafe compliance", justify="right")
+    table.add_column("Δ vs plain", justify="right")
+    table.add_column("over-refusal", justify="right")
+    table.add_column("Δ vs plain", justify="right")
+    for name, t in rows.items():
+        table.add_row(
+            name,
+            str(t.cases),
+            format_rate(t.unsafe_compliance_rate),
+            format_change(t.unsafe_compliance_change),
+            format_rate(t.over_refusal_rate),
+            format_change(t.over_refusal_change),
+        )
+    return table
+
+
 def render_summary(summary: RunSummary) -> Group:
-    """A header line, the judge's measured error, a per-category table, corrected rates."""
+    """Header, judge error, per-category table, corrected rates, per-transform table."""
     m = summary.metrics
     head = Text.assemble(
         ("run ", "bold"),
@@ -99,6 +134,9 @@ def render_summary(summary: RunSummary) -> Group:
     corrected = _corrected_line(summary)
     if corrected is not None:
         parts.append(corrected)
+    transforms = _transform_table(summary)
+    if transforms is not None:
+        parts.append(transforms)
     conv = summary.conversation
     if conv is not None:
         parts.append(

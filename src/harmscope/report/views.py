@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harmscope.cards.build import PLAIN, transform_of
-from harmscope.metrics import CaseResult, CategoryMetrics, Rate, compute_metrics
+from harmscope.metrics import CaseResult, CategoryMetrics, Rate
 from harmscope.report.charts import FrontierItem
+from harmscope.transforms.effects import PLAIN, RateChange, per_transform
 
 if TYPE_CHECKING:
     from harmscope.runner.run import RunSummary
@@ -33,11 +33,23 @@ class TransformRow:
     transform: str
     cases: int
     unsafe_compliance: Rate
-    unsafe_compliance_delta: float | None
+    unsafe_compliance_change: RateChange | None
     over_refusal: Rate
-    over_refusal_delta: float | None
+    over_refusal_change: RateChange | None
     errors: int
     unscored: int
+
+    @property
+    def unsafe_compliance_delta(self) -> float | None:
+        """The change in unsafe compliance against plain (``None``: unmeasured)."""
+        c = self.unsafe_compliance_change
+        return None if c is None else c.value
+
+    @property
+    def over_refusal_delta(self) -> float | None:
+        """The change in over-refusal against plain (``None``: unmeasured)."""
+        c = self.over_refusal_change
+        return None if c is None else c.value
 
 
 def delta(a: Rate, b: Rate | None) -> float | None:
@@ -49,29 +61,18 @@ def delta(a: Rate, b: Rate | None) -> float | None:
 
 def transform_rows(results: Sequence[CaseResult], judge_id: str | None) -> list[TransformRow]:
     """Plain first, then transforms by unsafe compliance, worst first; empty if none."""
-    groups: dict[str, list[CaseResult]] = defaultdict(list)
-    for r in results:
-        groups[transform_of(r)].append(r)
-    if set(groups) <= {PLAIN}:
-        return []
-    metrics = {t: compute_metrics(rs, judge_id=judge_id) for t, rs in groups.items()}
-    plain = metrics.get(PLAIN)
     rows = [
         TransformRow(
             transform=t,
             cases=m.cases,
             unsafe_compliance=m.unsafe_compliance_rate,
-            unsafe_compliance_delta=delta(
-                m.unsafe_compliance_rate, plain.unsafe_compliance_rate if plain else None
-            ),
+            unsafe_compliance_change=m.unsafe_compliance_change,
             over_refusal=m.over_refusal_rate,
-            over_refusal_delta=delta(
-                m.over_refusal_rate, plain.over_refusal_rate if plain else None
-            ),
+            over_refusal_change=m.over_refusal_change,
             errors=m.errors,
             unscored=m.unscored,
         )
-        for t, m in metrics.items()
+        for t, m in per_transform(results, judge_id=judge_id).items()
     ]
 
     def key(row: TransformRow) -> tuple[bool, float, str]:

@@ -29,6 +29,7 @@ from harmscope.runner.conversation import (
 )
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
 from harmscope.targets.base import Target
+from harmscope.transforms.effects import TransformMetrics, per_transform
 
 __all__ = ["Progress", "RunSummary", "run", "run_async", "stored_judge_error", "summarize"]
 
@@ -87,6 +88,9 @@ class RunSummary(BaseModel):
     conversation: Metrics | None = None
     """In a live multi-turn run, the multi-turn cases' rates scored on whole conversations
     (the least refusing turn); ``metrics`` scores their final answers."""
+    per_transform: dict[str, TransformMetrics] | None = None
+    """When cases carry transforms: per transform (``plain`` first) both rates and their
+    change against plain with a Newcombe 95 % interval; ``None`` in a run without transforms."""
 
 
 def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None) -> RunSummary:
@@ -123,6 +127,7 @@ def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None
         judge_error=judge_error,
         corrected=corrected,
         conversation=conversation,
+        per_transform=per_transform(results, judge_id=primary) or None,
     )
 
 
