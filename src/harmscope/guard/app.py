@@ -90,15 +90,22 @@ def create_app(
     )
     state: dict[str, Any] = {}
 
+    def upstream_client() -> httpx.AsyncClient:
+        # Made at startup; made on first use when the host skips the lifespan (ASGITransport).
+        if "client" not in state:
+            state["client"] = httpx.AsyncClient(timeout=timeout_s)
+        client: httpx.AsyncClient = state["client"]
+        return client
+
     @asynccontextmanager
     async def lifespan(_: "FastAPI") -> AsyncIterator[None]:
-        state["client"] = httpx.AsyncClient(timeout=timeout_s)
+        upstream_client()
         if warmup:  # load models now, not on the first request
             await guard.check(["warm up"])
         try:
             yield
         finally:
-            await state["client"].aclose()
+            await state.pop("client").aclose()
 
     app = FastAPI(title="harmscope guard", lifespan=lifespan)
     app.state.guard = guard
@@ -173,7 +180,7 @@ def create_app(
         response, decisions = await proxy_chat(
             raw,
             check=batcher.submit_many,
-            client=state["client"],
+            client=upstream_client(),
             upstream_url=upstream_url,
             api_key=api_key,
         )
