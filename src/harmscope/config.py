@@ -64,6 +64,9 @@ class RunConfig(BaseModel):
     """Stop cleanly (resumable) after this many target requests in one invocation."""
     max_tokens: int | None = Field(default=None, ge=1)
     """Stop cleanly (resumable) before the estimated tokens of one invocation exceed this."""
+    latent_probe: str | None = None
+    """Local targets: folder of a fitted latent probe whose signals (harm belief, refusal) each
+    response records; ``None`` uses the probe shipped for the model, if any; ``"none"``: off."""
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:

@@ -168,7 +168,10 @@ class LatentGuard:
         self._encoder: Any = None
 
     def _raw(self, acts: npt.ArrayLike, layer: int) -> F64:
-        x = np.asarray(acts, dtype=np.float64)[:, layer, :]
+        return self._raw_at(np.asarray(acts, dtype=np.float64)[:, layer, :], layer)
+
+    def _raw_at(self, x: F64, layer: int) -> F64:
+        """Raw scores of activations ``(n, d)`` read at ``layer``."""
         if self.method == "cosine":
             mu_h = self.dim_.harmful_mean_[layer].astype(np.float64)
             mu_b = self.dim_.harmless_mean_[layer].astype(np.float64)
@@ -220,6 +223,12 @@ class LatentGuard:
         """Calibrated probability of harmfulness, in [0, 1]."""
         a, b = self.calib_
         return np.asarray(1.0 / (1.0 + np.exp(-(a * self.decision_function(acts) + b))))
+
+    def proba_at_layer(self, x: npt.ArrayLike) -> F64:
+        """:meth:`predict_proba` from activations ``(n, d)`` at the chosen layer only."""
+        a, b = self.calib_
+        raw = self._raw_at(np.asarray(x, dtype=np.float64), self.layer_)
+        return np.asarray(1.0 / (1.0 + np.exp(-(a * raw + b))))
 
     def predict(self, acts: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """True where the raw score reaches the threshold."""

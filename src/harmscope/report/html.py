@@ -128,7 +128,20 @@ def render_html(
         cards=cards,
         redact=redact,
         content_warning=CONTENT_WARNING,
+        latent=latent_link(summary.run_id, results, m.judge_id),
     )
+
+
+def latent_link(
+    run_id: str, results: Sequence[CaseResult], judge_id: str | None
+) -> tuple[str, int, int, int] | None:
+    """``(page, cases with signals, likely jailbreaks, over-refusals)`` when signals exist."""
+    from harmscope.report.latent import dissociation, has_signals, latent_page_name
+
+    if not has_signals(results):
+        return None
+    d = dissociation(results, judge_id)
+    return latent_page_name(run_id), len(d.rows), d.likely_jailbreak, d.over_refusal
 
 
 def _write(path: Path, text: str) -> Path:
@@ -161,7 +174,18 @@ def write_html(
         judge_error=judge_error,
         redact=redact,
     )
-    return _write(Path(directory) / f"{summary.run_id}.html", page)
+    written = _write(Path(directory) / f"{summary.run_id}.html", page)
+    from harmscope.report.latent import has_signals, latent_page_name, write_latent_page
+
+    if has_signals(results):
+        write_latent_page(
+            Path(directory) / latent_page_name(summary.run_id),
+            title=f"harmscope run {summary.run_id}: latent signals",
+            results=results,
+            judge_id=summary.metrics.judge_id,
+            run_page=written.name,
+        )
+    return written
 
 
 def render_comparison(

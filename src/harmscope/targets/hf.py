@@ -4,6 +4,11 @@ The runner sends many requests at once. :class:`HFTarget` queues them, waits a s
 collection window, groups them by identical :class:`~harmscope.records.GenerationParams`,
 sorts each group by prompt length and runs up to ``max_batch`` prompts as one left-padded
 ``model.generate`` call in a worker thread, so the event loop stays free meanwhile.
+
+With a latent probe (:mod:`harmscope.latent.signals`), the residual stream at the probe's layers
+is recorded during the prefill pass of that same ``generate`` call (no second pass), and each
+response carries ``signals``: ``harm_belief`` at t_inst and, with a refusal direction, the
+``refusal`` score at t_post-inst.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harmscope.config import RunConfig
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 from harmscope.targets.models import LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from harmscope.latent.signals import LatentProbe
 
 __all__ = ["HFTarget", "create"]
 
@@ -48,6 +57,7 @@ class _Output:
     text: str
     finish_reason: str
     completion_tokens: int
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 _STOP = object()
@@ -63,6 +73,7 @@ class HFTarget:
         max_batch: Most prompts generated together in one call.
         window_s: How long to wait for more requests after the first one arrives.
         dtype: Weight dtype when loading.
+        latent: A latent probe fitted on this model; responses then carry its signals.
 
     Attributes:
         batches_run: Number of ``model.generate`` calls made so far.
@@ -77,6 +88,7 @@ class HFTarget:
         max_batch: int = 32,
         window_s: float = 0.02,
         dtype: str = "float32",
+        latent: LatentProbe | None = None,
     ) -> None:
         if max_batch < 1:
             raise TargetError(f"max_batch must be at least 1, not {max_batch}")
@@ -86,6 +98,8 @@ class HFTarget:
         self.window_s = window_s
         self.batches_run = 0
         self.cases_run = 0
+        self.latent = latent
+        self._post_ids: tuple[int, ...] | None = None
         self._queue: asyncio.Queue[_Request | object] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -226,6 +240,7 @@ class HFTarget:
                     latency_s=time.perf_counter() - request.started,
                     prompt_tokens=len(request.prompt_ids),
                     completion_tokens=output.completion_tokens,
+                    signals=output.signals,
                 )
             request.future.set_result(response)
 
@@ -264,7 +279,12 @@ class HFTarget:
             options |= {"top_p": params.top_p, "top_k": 0}
         else:
             options["do_sample"] = False
-        with _model_lock(model), torch.inference_mode(), torch.random.fork_rng(devices=[]):
+        with (
+            _model_lock(model),
+            torch.inference_mode(),
+            torch.random.fork_rng(devices=[]),
+            self._prefill_capture() as hidden,
+        ):
             torch.manual_seed(params.seed)
             generated = model.generate(
                 input_ids=input_ids,
@@ -273,7 +293,53 @@ class HFTarget:
             )
         self.batches_run += 1
         self.cases_run += len(chunk)
-        return [self._decode(row, eos_ids) for row in generated[:, width:].tolist()]
+        outputs = [self._decode(row, eos_ids) for row in generated[:, width:].tolist()]
+        for output, signals in zip(outputs, self._signals(chunk, hidden, width), strict=True):
+            output.signals.update(signals)
+        return outputs
+
+    # -- latent signals (worker thread) ---------------------------------------------------
+
+    def _prefill_capture(self) -> contextlib.AbstractContextManager[dict[int, Any]]:
+        if self.latent is None:
+            return contextlib.nullcontext({})
+        from harmscope.latent.signals import capture_prefill
+
+        return capture_prefill(self.loaded.model, self.latent.layers)
+
+    def _signals(
+        self, chunk: Sequence[_Request], hidden: dict[int, Any], width: int
+    ) -> list[dict[str, float]]:
+        """Signals per request from the prefill pass (``{}`` where the template differs)."""
+        if self.latent is None or not hidden:
+            return [{} for _ in chunk]
+        from harmscope.latent.signals import read_signals
+
+        post = self._template_tail()
+        n_post = len(post)
+        ok = [
+            bool(post) and len(r.prompt_ids) > n_post and tuple(r.prompt_ids[-n_post:]) == post
+            for r in chunk
+        ]
+        rows = read_signals(
+            self.latent,
+            hidden,
+            inst=[width - 1 - n_post] * len(chunk),
+            last=[width - 1] * len(chunk),
+        )
+        return [row if good else {} for row, good in zip(rows, ok, strict=True)]
+
+    def _template_tail(self) -> tuple[int, ...]:
+        """The chat template's post-instruction token ids (empty without a template)."""
+        if self._post_ids is None:
+            from harmscope.latent.positions import template_layout
+
+            try:
+                self._post_ids = template_layout(self.loaded.tokenizer).post_ids
+            except Exception:  # no chat template, or one the sentinels cannot locate
+                log.warning("latent signals off: the chat template's closing tokens not found")
+                self._post_ids = ()
+        return self._post_ids
 
     def _eos_ids(self) -> set[int]:
         configured = self.loaded.model.generation_config.eos_token_id
@@ -303,12 +369,45 @@ def _model_lock(model: Any) -> threading.Lock:
         return _locks.setdefault(model, threading.Lock())
 
 
+def resolve_latent_probe(choice: str | None, model_id: str) -> LatentProbe | None:
+    """The latent probe for a scan of ``model_id``.
+
+    ``choice`` is ``None`` (the probe shipped for that model, if harmscope ships one),
+    ``"none"`` (no probe) or the folder of a fitted probe.
+
+    Raises:
+        TargetError: The probe cannot be read, or was fitted on another model.
+    """
+    from harmscope.errors import DataError
+    from harmscope.latent.signals import find_probe, load_probe
+
+    if choice is not None and choice.lower() == "none":
+        return None
+    folder = find_probe(model_id) if choice is None else Path(choice)
+    if folder is None:
+        return None
+    try:
+        probe = load_probe(folder)
+    except DataError as exc:
+        raise TargetError(f"latent probe: {exc}") from None
+    if probe.meta.model_id and probe.meta.model_id != model_id:
+        raise TargetError(
+            f"the latent probe in {folder} was fitted on {probe.meta.model_id}, not {model_id}"
+        )
+    return probe
+
+
 def create(model: str, *, base_url: str | None = None, config: RunConfig | None = None) -> HFTarget:
     """Factory for ``hf/<alias|path|hub id>``; loads the model now.
 
+    The latent probe comes from ``config.latent_probe`` (see :func:`resolve_latent_probe`).
+
     Raises:
-        TargetError: A base URL was given, or the model cannot be loaded.
+        TargetError: A base URL was given, the model cannot be loaded, or the probe is unusable.
     """
     if base_url is not None:
         raise TargetError("hf/ targets run in-process and take no base URL; use openai/<model>")
-    return HFTarget(model)
+    target = HFTarget(model)
+    choice = config.latent_probe if config is not None else None
+    target.latent = resolve_latent_probe(choice, target.loaded.model_id)
+    return target
