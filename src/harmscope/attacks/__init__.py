@@ -10,6 +10,8 @@ from harmscope.attacks.adaptive import (
     adaptive_search,
     full_compliance,
     search_cases,
+    search_plan,
+    stats_from_paths,
 )
 
 __all__ = [
@@ -20,4 +22,6 @@ __all__ = [
     "adaptive_search",
     "full_compliance",
     "search_cases",
+    "search_plan",
+    "stats_from_paths",
 ]

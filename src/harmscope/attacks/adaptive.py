@@ -15,13 +15,13 @@ Jailbreaking"), restricted to harmscope's deterministic transforms.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from harmscope.judges.base import Judge
 from harmscope.records import Case, GenerationParams, Verdict
-from harmscope.runner.budget import Budget, TokenCounter, prompt_tokens
+from harmscope.runner.budget import Budget, Estimate, TokenCounter, estimate, prompt_tokens
 from harmscope.targets.base import Target
 from harmscope.transforms.base import Transform, compose, run_transform
 
@@ -33,6 +33,8 @@ __all__ = [
     "adaptive_search",
     "full_compliance",
     "search_cases",
+    "search_plan",
+    "stats_from_paths",
 ]
 
 log = logging.getLogger(__name__)
@@ -169,6 +171,47 @@ def _candidates(transforms: Sequence[Transform], max_depth: int) -> list[tuple[T
         return singles
     pairs = [(a, b) for a in transforms for b in transforms if a.id != b.id]
     return [*singles, *pairs]
+
+
+def search_plan(
+    cases: Iterable[Case],
+    transforms: Sequence[Transform],
+    *,
+    max_depth: int = 2,
+    params: GenerationParams | None = None,
+    tokenizer: TokenCounter | None = None,
+) -> Estimate:
+    """The most a search over ``cases`` can cost: every case refused under every candidate.
+
+    Each case costs its plain request plus one request per case each candidate chain
+    produces; tokens are counted as :func:`~harmscope.runner.budget.estimate` counts them.
+    A search usually stops well before this, at the first success or the budget.
+    """
+    chains = [compose(*c) for c in _candidates(transforms, max_depth)]
+    sent: list[Case] = []
+    for case in cases:
+        sent.append(case)
+        for chain in chains:
+            sent.extend(run_transform(chain, case))
+    return estimate(sent, params, tokenizer=tokenizer)
+
+
+def stats_from_paths(
+    rows: Iterable[Mapping[str, object]], stats: SuccessStats | None = None
+) -> SuccessStats:
+    """Replay stored attempts into ``stats`` (a new one by default) to resume a search.
+
+    ``rows`` are the JSON lines ``harmscope attack`` writes: each has a ``path`` list of
+    attempts with ``transform`` (empty for the plain request) and ``success``.
+    """
+    stats = stats if stats is not None else SuccessStats()
+    for row in rows:
+        path = row.get("path")
+        for attempt in path if isinstance(path, list) else ():
+            chain = attempt.get("transform") if isinstance(attempt, dict) else None
+            if chain:
+                stats.update(str(chain), bool(attempt.get("success")))
+    return stats
 
 
 async def adaptive_search(

@@ -15,6 +15,7 @@ from harmscope.errors import DataError
 
 if TYPE_CHECKING:
     from harmscope.attacks.adaptive import SearchResult
+    from harmscope.metrics import Rate
 
 __all__ = ["attack"]
 
@@ -50,6 +51,48 @@ def _row(result: SearchResult) -> dict[str, Any]:
     }
 
 
+def _read_paths(path: Path) -> dict[str, dict[str, Any]]:
+    """The rows of an earlier search's JSONL, by case id (a later row replaces an earlier one).
+
+    Raises:
+        DataError: A line is not a JSON object with a ``case_id``.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return rows
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("case_id"), str):
+            raise DataError(f"{path}:{n}: not a search path (no case_id)")
+        rows[row["case_id"]] = row
+    return rows
+
+
+def _summary(rows: list[dict[str, Any]], cases: int) -> dict[str, Any]:
+    """Counts and the attack success rate over the searched cases' rows."""
+    from harmscope.metrics import rate
+
+    refused = [r for r in rows if r["stop_reason"] != "plain_compliance" and r["path"]]
+    broken = sum(r["stop_reason"] == "success" for r in refused)
+    finished = sum(r["stop_reason"] in ("success", "exhausted") for r in refused)
+    return {
+        "cases": cases,
+        "searched": len(rows),
+        "plain_compliance": sum(r["stop_reason"] == "plain_compliance" for r in rows),
+        "refused_plain": len(refused),
+        "broken": broken,
+        "attack_success_rate": rate(broken, finished).model_dump(),
+        "stopped_by_budget": sum(r["stop_reason"] == "budget" for r in rows) + (cases - len(rows)),
+        "requests": sum(r["requests"] for r in rows),
+        "tokens": sum(r["tokens"] for r in rows),
+    }
+
+
 def attack(
     target: Annotated[str, typer.Option(help="provider/model of the system under test.")] = (
         "hf/default"
@@ -78,6 +121,13 @@ def attack(
     output: Annotated[
         Path, typer.Option("--out", "-o", help="JSONL of search paths, one line per case.")
     ] = Path("harmscope-attack.jsonl"),
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue a stopped search: skip the cases --out already holds a finished "
+            "search for, and start from the success statistics its paths record."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
 ) -> None:
     """Search transforms until the target complies, for each should-refuse case it refuses.
@@ -85,11 +135,11 @@ def attack(
     Each case is sent plain first; a refused case is retried under the listed transforms
     (and ordered pairs with --max-depth 2), most successful first, until one is fully complied
     with or the budget runs out. Paths are appended to --out as each case ends, so a stopped
-    search keeps what it found.
+    search keeps what it found and --resume continues it. Before any request the plan is
+    printed: the most requests and tokens the search could take.
     """
-    from harmscope.attacks.adaptive import SuccessStats, adaptive_search
+    from harmscope.attacks.adaptive import adaptive_search, search_plan, stats_from_paths
     from harmscope.judges import load_judge
-    from harmscope.metrics import rate
     from harmscope.records import GenerationParams
     from harmscope.report.terminal import format_rate
     from harmscope.runner.budget import Budget
@@ -110,14 +160,27 @@ def attack(
     scorer = load_judge(judge)
     params = GenerationParams(max_new_tokens=max_new_tokens, seed=seed)
     budget = Budget(max_requests=max_requests, max_tokens=max_tokens)
-    stats = SuccessStats()
-    results: list[SearchResult] = []
+    earlier = _read_paths(output) if resume else {}
+    done = {cid: row for cid, row in earlier.items() if row["stop_reason"] != "budget"}
+    stats = stats_from_paths(earlier.values())
+    todo = [c for c in cases if c.id not in done]
+    plan = search_plan(todo, chosen, max_depth=max_depth, params=params)
+    err.print(
+        f"plan: {len(todo)} cases to search"
+        + (f" ({len(done)} already searched in {output})" if resume else "")
+        + f", ≤ {plan.requests} requests, ≤ {plan.max_total_tokens} tokens if every attempt "
+        f"is refused; capped at {max_requests} requests"
+        + (f" and {max_tokens} tokens" if max_tokens is not None else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    rows: list[dict[str, Any]] = []
 
     async def main() -> None:
         tgt = create_target(target, base_url=base_url)
         try:
             with output.open("a", encoding="utf-8") as sink:
-                for i, case in enumerate(cases, 1):
+                for i, case in enumerate(todo, 1):
                     if budget.exhausted:
                         break
                     result = await adaptive_search(
@@ -130,12 +193,13 @@ def attack(
                         stats=stats,
                         max_depth=max_depth,
                     )
-                    results.append(result)
-                    sink.write(json.dumps(_row(result), ensure_ascii=False) + "\n")
+                    row = _row(result)
+                    rows.append(row)
+                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                     sink.flush()
                     if not as_json:
                         err.print(
-                            f"[{i}/{len(cases)}] {case.id}: {result.stop_reason}"
+                            f"[{i}/{len(todo)}] {case.id}: {result.stop_reason}"
                             + (f" via {result.winner}" if result.winner else "")
                             + f" ({result.requests} requests)",
                             highlight=False,
@@ -144,35 +208,28 @@ def attack(
             await tgt.aclose()
 
     asyncio.run(main())
-    refused = [r for r in results if r.stop_reason != "plain_compliance" and r.path]
-    broken = sum(r.success for r in refused)
-    asr = rate(broken, sum(r.stop_reason in ("success", "exhausted") for r in refused))
+    ids = {c.id for c in cases}
+    every = [row for cid, row in done.items() if cid in ids] + rows
     summary: dict[str, Any] = {
         "target": target,
         "judge": scorer.id,
-        "cases": len(cases),
-        "searched": len(results),
-        "plain_compliance": sum(r.stop_reason == "plain_compliance" for r in results),
-        "refused_plain": len(refused),
-        "broken": broken,
-        "attack_success_rate": asr.model_dump(),
-        "stopped_by_budget": sum(r.stop_reason == "budget" for r in results)
-        + (len(cases) - len(results)),
-        "requests": sum(r.requests for r in results),
-        "tokens": sum(r.tokens for r in results),
+        **_summary(every, len(cases)),
+        "resumed": len(done) if resume else None,
         "ranking": [
             {"transform": t, "attempts": n, "successes": stats.successes.get(t, 0)}
             for t, _, n in stats.ranking()
         ],
+        "plan": {"requests": plan.requests, "max_total_tokens": plan.max_total_tokens},
         "paths": str(output),
     }
     if as_json:
         print_json(summary)
         return
+    asr = _rate(summary["attack_success_rate"])
     out.print(
-        f"{summary['plain_compliance']} of {len(results)} searched cases answered plain; "
-        f"{len(refused)} refused, {broken} broken by a transform: attack success "
-        f"{format_rate(asr)} (of searches that ran to the end); "
+        f"{summary['plain_compliance']} of {summary['searched']} searched cases answered plain; "
+        f"{summary['refused_plain']} refused, {summary['broken']} broken by a transform: attack "
+        f"success {format_rate(asr)} (of searches that ran to the end); "
         f"{summary['stopped_by_budget']} stopped by the budget; "
         f"{summary['requests']} requests.",
         highlight=False,
@@ -180,7 +237,13 @@ def attack(
     table = Table(title="Transforms by success so far", title_justify="left")
     for col in ("transform", "attempts", "successes"):
         table.add_column(col, justify="left" if col == "transform" else "right")
-    for row in summary["ranking"][:15]:
-        table.add_row(row["transform"], str(row["attempts"]), str(row["successes"]))
+    for r in summary["ranking"][:15]:
+        table.add_row(r["transform"], str(r["attempts"]), str(r["successes"]))
     out.print(table)
     out.print(f"paths: {output}", highlight=False)
+
+
+def _rate(raw: dict[str, Any]) -> Rate:
+    from harmscope.metrics import Rate
+
+    return Rate.model_validate(raw)
