@@ -3,6 +3,13 @@
 OpenAI category names are filled through the taxonomy's ``openai`` crosswalk: the score of an
 OpenAI category is the highest score among harmscope categories that map to it (a category
 without its own entry maps through its parent), and it is flagged when one of them is.
+
+Some harmscope categories have no OpenAI counterpart (defamation, specialized advice, privacy,
+intellectual property, misinformation, other harm). A text flagged only for those has
+``flagged: true`` with every OpenAI category false; the response then names them in
+``harmscope_openai_unmapped`` (always present, usually empty), next to
+``harmscope_categories``. A text flagged by a deny rule without a category has no category at
+all; ``harmscope_reasons`` says which rule.
 """
 
 from __future__ import annotations
@@ -18,7 +25,13 @@ from harmscope.guard.detectors import ANY
 from harmscope.guard.policy import Decision
 from harmscope.taxonomy import load_taxonomy
 
-__all__ = ["OPENAI_CATEGORIES", "ModerationRequest", "moderation_response", "openai_view"]
+__all__ = [
+    "OPENAI_CATEGORIES",
+    "ModerationRequest",
+    "moderation_response",
+    "openai_view",
+    "unmapped_categories",
+]
 
 OPENAI_CATEGORIES: tuple[str, ...] = (
     "harassment",
@@ -84,6 +97,12 @@ def _crosswalk() -> dict[str, tuple[str, ...]]:
     return {c.id: tax.from_harmscope(c.id, "openai") for c in tax}
 
 
+def unmapped_categories(decision: Decision) -> list[str]:
+    """Flagged harmscope categories of ``decision`` without an OpenAI counterpart."""
+    walk = _crosswalk()
+    return [c for c in decision.categories if not walk.get(c)]
+
+
 def openai_view(decision: Decision) -> tuple[dict[str, bool], dict[str, float]]:
     """OpenAI ``categories`` and ``category_scores`` of a decision (all 13 names present)."""
     walk = _crosswalk()
@@ -112,6 +131,7 @@ def moderation_response(decisions: Sequence[Decision], *, model: str) -> dict[st
                 "category_scores": scores,
                 "category_applied_input_types": {k: ["text"] for k in OPENAI_CATEGORIES},
                 "harmscope_categories": list(d.categories),
+                "harmscope_openai_unmapped": unmapped_categories(d),
                 "harmscope_category_scores": {
                     k: round(float(v), 6) for k, v in d.scores.items() if k != ANY
                 },
