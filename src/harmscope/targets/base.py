@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 
 __all__ = ["Target", "parse_target"]
@@ -35,9 +36,9 @@ def parse_target(spec: str) -> tuple[str, str]:
     """Split ``provider/model`` into its two parts (the model part may contain slashes).
 
     Raises:
-        ValueError: No provider part.
+        TargetError: No provider or no model part.
     """
     provider, sep, model = spec.partition("/")
     if not sep or not provider or not model:
-        raise ValueError(f"target {spec!r} is not of the form provider/model (e.g. hf/default)")
+        raise TargetError(f"target {spec!r} is not of the form provider/model (e.g. hf/default)")
     return provider, model

@@ -8,6 +8,7 @@ claims to test a model.
 from __future__ import annotations
 
 from harmscope.config import RunConfig
+from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 
 __all__ = ["EchoTarget", "create"]
@@ -19,11 +20,15 @@ _ANSWERS = {
 
 
 class EchoTarget:
-    """Answers instantly and deterministically."""
+    """Answers instantly and deterministically.
+
+    Raises:
+        TargetError: Unknown mode.
+    """
 
     def __init__(self, mode: str = "repeat") -> None:
         if mode not in {"repeat", *_ANSWERS}:
-            raise ValueError(f"echo mode must be repeat, refuse or comply, not {mode!r}")
+            raise TargetError(f"echo mode must be repeat, refuse or comply, not {mode!r}")
         self.mode = mode
         self.id = f"echo/{mode}"
 
