@@ -8,7 +8,8 @@ Detectors that talk to a model over the network also offer ``async ascore(texts)
 * :class:`EmbeddingDetector` — shipped MiniLM embeddings + one-vs-rest logistic heads
   (numpy-only inference; weights trained by ``training/train_guard.py``);
 * :class:`LLMDetector` — a Llama-Guard-style policy prompt sent through any Target;
-* :class:`LatentDetector` — wraps an object with ``score(texts) -> ndarray`` (a latent probe).
+* :class:`LatentDetector` — wraps an object with ``score(texts) -> ndarray`` (a latent probe);
+  :func:`latent_detector` builds one around a Latent Guard bound to a local model.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "LLMDetector",
     "LatentDetector",
     "ascore",
+    "latent_detector",
     "parse_llm_verdict",
 ]
 
@@ -136,6 +138,9 @@ class LatentDetector:
     Scores outside [0, 1] are mapped through a logistic centred on ``threshold`` (or the
     probe's fitted ``threshold_``) with ``scale``; scores already in [0, 1] are used as they
     are. The result is reported under ``category`` (default :data:`ANY`).
+
+    A probe with a logistic calibration (``calib_``, as :class:`~harmscope.latent.LatentGuard`
+    has) also gives the policy its validated threshold: the probability at ``threshold_``.
     """
 
     def __init__(
@@ -154,6 +159,11 @@ class LatentDetector:
         self.category = category
         self.threshold = threshold if threshold is not None else getattr(probe, "threshold_", None)
         self.scale = scale
+        self.thresholds: dict[str, float] = {}
+        calib = getattr(probe, "calib_", None)
+        fitted = getattr(probe, "threshold_", None)
+        if calib is not None and fitted is not None:
+            self.thresholds[category] = _sigmoid(calib[0] * float(fitted) + calib[1])
 
     def score(self, texts: list[str]) -> list[dict[str, float]]:
         """Score ``texts`` with the probe."""
@@ -171,6 +181,38 @@ class LatentDetector:
                 p = min(1.0, max(0.0, float(s)))
             out.append({self.category: p})
         return out
+
+
+def latent_detector(model: str = "default", *, probe: str | Path | None = None) -> LatentDetector:
+    """A :class:`LatentDetector` around a Latent Guard bound to the local model ``model``.
+
+    The guard is read from ``probe`` (a ``latent fit`` output or a shipped probe folder), else
+    from the probe harmscope ships for that model. Each check runs its own prefill of the text
+    as a user prompt, stopped after the probe's layer (the guard fronts an upstream it does not
+    run, so there is no generation pass to share; a scan of a local model reads the same score
+    from its generation pass instead, see :mod:`harmscope.latent.signals`).
+
+    Raises:
+        NotFoundError: No probe given and none shipped for the model.
+        DataError: The probe cannot be read, or was fitted on another model.
+    """
+    from harmscope.latent.signals import find_probe, load_probe
+    from harmscope.targets.models import load_model
+
+    loaded = load_model(model)
+    folder = Path(probe) if probe is not None else find_probe(loaded.model_id)
+    if folder is None:
+        raise NotFoundError(
+            f"no latent probe shipped for {loaded.model_id}; fit one with `harmscope latent fit`"
+        )
+    fitted = load_probe(folder)
+    if fitted.meta.model_id and fitted.meta.model_id != loaded.model_id:
+        raise DataError(
+            f"the latent probe in {folder} was fitted on {fitted.meta.model_id}, "
+            f"not {loaded.model_id}"
+        )
+    guard = fitted.guard.bind(loaded.model, loaded.tokenizer)
+    return LatentDetector(guard, name=f"latent:{model}")
 
 
 _POLICY_PROMPT = """You are a content-safety classifier. Decide whether the text between the \

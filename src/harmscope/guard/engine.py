@@ -201,11 +201,14 @@ def load_guard(
     policy: str | Path | Policy | None = None,
     weights: str | Path | None = None,
     base_url: str | None = None,
+    latent_probe: str | Path | None = None,
 ) -> Guard:
     """Build a guard from a spec: detector names joined by ``+``.
 
     ``embedding`` (shipped heads, or ``weights``), ``llm:<provider/model>`` (an LLM classifier
-    through that target, ``base_url`` for HTTP targets).
+    through that target, ``base_url`` for HTTP targets), ``latent[:<model>]`` (the Latent
+    Guard on a local model, default ``default``; its probe is ``latent_probe`` or the shipped
+    one, see :func:`~harmscope.guard.detectors.latent_detector`).
 
     Raises:
         HarmscopeError: Unknown detector name.
@@ -223,10 +226,14 @@ def load_guard(
             from harmscope.targets import create_target
 
             detectors.append(LLMDetector(create_target(arg, base_url=base_url)))
+        elif name == "latent":
+            from harmscope.guard.detectors import latent_detector
+
+            detectors.append(latent_detector(arg or "default", probe=latent_probe))
         else:
             raise HarmscopeError(
-                f"unknown guard detector {part!r}; use embedding, llm:<provider/model> "
-                "or several joined by +"
+                f"unknown guard detector {part!r}; use embedding, llm:<provider/model>, "
+                "latent[:<model>] or several joined by +"
             )
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     return Guard(detectors, pol)

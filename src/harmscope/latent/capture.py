@@ -5,6 +5,7 @@ Layer ``l`` means the residual stream after decoder block ``l`` (its output), fo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.hooks import capture_block_outputs, find_layers
 from harmscope.latent.positions import TemplateLayout, encode_prompts, template_layout
 
-__all__ = ["Activations", "capture_activations", "forward_batch"]
+__all__ = ["Activations", "capture_activations", "forward_batch", "layer_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +116,47 @@ def capture_activations(
         post=np.concatenate(post_parts).astype(np.float32),
         layout=layout,
     )
+
+
+class _Stop(Exception):
+    """Raised by a hook to end a forward pass once the needed layer is read."""
+
+
+def layer_inputs(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    layer: int,
+    batch_size: int = 8,
+    system: str | None = None,
+) -> FloatArray:
+    """Residual stream after block ``layer`` at t_inst, shape ``(n, d)``.
+
+    Each batch's forward pass stops right after block ``layer``; later blocks and the output
+    head are never run.
+    """
+    import torch
+
+    from harmscope.latent.hooks import HookSpec, hooked, output_tensor
+
+    blocks = find_layers(model)
+    layout = template_layout(tokenizer, system=system)
+    seen: dict[str, Any] = {}
+
+    def hook(_module: Any, _args: Any, output: Any) -> None:
+        seen["h"] = output_tensor(output).detach()
+        raise _Stop
+
+    parts: list[FloatArray] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        enc = encode_prompts(tokenizer, chunk, layout=layout, system=system)
+        with hooked([HookSpec(blocks[layer], hook)]), contextlib.suppress(_Stop):
+            forward_batch(_body(model), enc)
+        rows = torch.arange(len(chunk))
+        inst = seen.pop("h")[rows, torch.from_numpy(enc.positions.inst)]
+        parts.append(inst.float().numpy())
+    if not parts:
+        raise DataError("no prompts to score")
+    return np.concatenate(parts).astype(np.float32)

@@ -242,16 +242,21 @@ class LatentGuard:
     def score(self, texts: Sequence[str]) -> F64:
         """Harm probability of each user prompt, in [0, 1] (needs :meth:`bind`).
 
+        One prefill per batch, stopped after the chosen layer: the blocks above it and the
+        output head are not run.
+
         Raises:
             HarmscopeError: No model bound.
         """
         if self._encoder is None:
             raise HarmscopeError("bind a model first: guard.bind(model, tokenizer)")
-        from harmscope.latent.capture import capture_activations
+        from harmscope.latent.capture import layer_inputs
 
         model, tokenizer, batch_size = self._encoder
-        acts = capture_activations(model, tokenizer, texts, batch_size=batch_size)
-        return self.predict_proba(acts.inst)
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        x = layer_inputs(model, tokenizer, texts, layer=self.layer_, batch_size=batch_size)
+        return self.proba_at_layer(x)
 
     def save(
         self, folder: str | Path, *, model_id: str = "", data_hash: str = "", seed: int = 0
