@@ -32,9 +32,9 @@ def make_case(cid, category, expected, text, transform=None):
     return Case.from_prompt(text, id=cid, category=category, expected=expected, tags=tags)
 
 
-def run_cases(store, cases, judge=None, suite_ref="report-test@1"):
+def run_cases(store, cases, judge=None, suite_ref="report-test@1", config=None):
     """Run ``cases`` against echo/repeat into ``store``; return the summary."""
-    config = RunConfig(target="echo/repeat", concurrency=2)
+    config = config or RunConfig(target="echo/repeat", concurrency=2)
     return asyncio.run(
         run_async(
             config,

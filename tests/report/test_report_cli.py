@@ -38,3 +38,45 @@ def test_several_runs_give_a_comparison_page(two_runs, tmp_path):
         app, [first.run_id, second.run_id, "--db", store.path, "--out", str(tmp_path)]
     )
     assert r.exit_code == 0 and "report:" in r.stdout
+
+
+def test_comparison_of_three_runs_shows_what_differs(tmp_path):
+    """Three runs of the same cases: B adds a system prompt, C also adds a transform list and
+    a longer generation; the page names exactly those settings as differing."""
+    from report_helpers import FIRST, run_cases
+
+    from harmscope.config import RunConfig
+    from harmscope.records import GenerationParams
+    from harmscope.store import SQLiteStore
+
+    plain = GenerationParams(max_new_tokens=64)
+    base = RunConfig(target="echo/repeat", concurrency=2, judge_check=None, params=plain)
+    prompt = plain.model_copy(update={"system_prompt": "Refuse harmful requests."})
+    configs = [
+        base,
+        base.model_copy(update={"params": prompt}),
+        base.model_copy(
+            update={
+                "params": prompt.model_copy(update={"max_new_tokens": 128}),
+                "transforms": ("prefix.sure", "encode"),
+            }
+        ),
+    ]
+    with SQLiteStore(tmp_path / "three.db") as store:
+        ids = [run_cases(store, FIRST, config=c).run_id for c in configs]
+    r = CliRunner().invoke(app, [*ids, "--db", str(tmp_path / "three.db"), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / f"compare-{ids[0]}-{ids[2]}.html").read_text()
+    section = page.split('<section id="differs">')[1].split("</section>")[0]
+    assert "The runs differ in: <b>system prompt, transforms, generation</b>" in section
+    rows = section.split("<tr")[2:]
+    differing = [row for row in rows if 'class="differs"' in row]
+    assert len(differing) == 3, "only the three changed settings are marked"
+    sysrow = next(row for row in differing if "system prompt" in row)
+    assert sysrow.count("<b>none</b>") == 1 and sysrow.count("<b>Refuse harmful requests.</b>") == 2
+    trow = next(row for row in differing if "</span> transforms" in row)
+    assert "<b>prefix.sure, encode</b>" in trow and trow.count("<b>none</b>") == 2
+    gen = next(row for row in differing if "generation" in row)
+    assert gen.count("max_new_tokens 64") == 2 and gen.count("max_new_tokens 128") == 1
+    same = {row.split("<td>")[1].split("</td>")[0] for row in rows if 'class="same"' in row}
+    assert {"target", "suite", "judge", "judges", "multi-turn"} <= same, same

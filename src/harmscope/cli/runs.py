@@ -77,6 +77,7 @@ def report(
     with _open(db) as store:
         summaries = [summarize(store, r) for r in ids]
         results = [store.results(s.run_id) for s in summaries]
+        configs = [store.run(s.run_id).config for s in summaries]
     errors = [
         jerr if jerr is None or jerr.judge_id in (None, s.metrics.judge_id) else None
         for s in summaries
@@ -86,7 +87,7 @@ def report(
             summaries[0], results[0], out_dir, scenario=scen, judge_error=errors[0], redact=redact
         )
     else:
-        path = write_comparison(summaries, results, out_dir, judge_errors=errors)
+        path = write_comparison(summaries, results, out_dir, judge_errors=errors, configs=configs)
     if as_json:
         if len(summaries) == 1:
             print_json({**summaries[0].model_dump(mode="json"), "report": str(path)})

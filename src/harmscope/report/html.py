@@ -23,6 +23,7 @@ from harmscope.report.charts import bar_chart, frontier_chart
 from harmscope.report.terminal import format_change, format_corrected, format_rate
 from harmscope.report.views import (
     comparison_rows,
+    config_rows,
     frontier_items,
     transform_matrix,
     transform_rows,
@@ -30,6 +31,7 @@ from harmscope.report.views import (
 from harmscope.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
+    from harmscope.config import RunConfig
     from harmscope.runner.run import RunSummary
 
 __all__ = ["render_comparison", "render_html", "write_comparison", "write_html"]
@@ -193,10 +195,12 @@ def render_comparison(
     results_list: Sequence[Sequence[CaseResult]],
     *,
     judge_errors: Sequence[JudgeError | None] | None = None,
+    configs: Sequence[RunConfig | None] | None = None,
 ) -> str:
-    """A page comparing two or more runs: overall and per-category rates, frontier, judges.
+    """A page comparing two or more runs: what differs, rates, frontier, judges, transforms.
 
-    Deltas are the last run minus the first.
+    Deltas are the last run minus the first. ``configs`` (each run's stored configuration)
+    fill the "what differs" table; without them it compares target, suite and judge only.
 
     Raises:
         HarmscopeError: Fewer than two runs, or results not given for each run.
@@ -207,10 +211,15 @@ def render_comparison(
         raise HarmscopeError("give one results list per run")
     if judge_errors is None:
         judge_errors = [find_judge_error(s) for s in summaries]
+    if configs is None:
+        configs = [None] * len(summaries)
+    if len(configs) != len(summaries):
+        raise HarmscopeError("give one configuration (or None) per run")
     items = [it for k, s in enumerate(summaries) for it in frontier_items(s, k)]
     labels = tuple(s.run_id for s in summaries)
     return _ENV.get_template("compare.html.j2").render(
         runs=list(zip(summaries, judge_errors, strict=True)),
+        settings=config_rows(summaries, configs),
         rows=comparison_rows(summaries),
         frontier=frontier_chart(items, series=labels, width=640, height=460),
         names=_names(),
@@ -227,8 +236,9 @@ def write_comparison(
     directory: str | Path,
     *,
     judge_errors: Sequence[JudgeError | None] | None = None,
+    configs: Sequence[RunConfig | None] | None = None,
 ) -> Path:
     """Write ``<directory>/compare-<first>-<last>.html`` and return its path."""
-    page = render_comparison(summaries, results_list, judge_errors=judge_errors)
+    page = render_comparison(summaries, results_list, judge_errors=judge_errors, configs=configs)
     name = f"compare-{summaries[0].run_id}-{summaries[-1].run_id}.html"
     return _write(Path(directory) / name, page)

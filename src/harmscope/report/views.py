@@ -12,10 +12,13 @@ from harmscope.report.charts import FrontierItem
 from harmscope.transforms.effects import PLAIN, RateChange, per_transform
 
 if TYPE_CHECKING:
+    from harmscope.config import RunConfig
     from harmscope.runner.run import RunSummary
 
 __all__ = [
     "ComparisonRow",
+    "ConfigRow",
+    "config_rows",
     "TransformRow",
     "comparison_rows",
     "delta",
@@ -147,3 +150,60 @@ def transform_matrix(results: Sequence[CaseResult], judge_id: str | None) -> Tra
             if row.transform != PLAIN:
                 cells[(cat, row.transform)] = row
     return TransformMatrix(categories=sorted(by_cat), transforms=order, cells=cells)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRow:
+    """One setting across runs, and whether the runs differ in it."""
+
+    setting: str
+    values: tuple[str, ...]
+    differs: bool
+
+
+def _config_values(summary: RunSummary, config: RunConfig | None) -> dict[str, str]:
+    """The settings a reader compares runs by, as display strings."""
+    out = {
+        "target": summary.target,
+        "suite": summary.suite,
+        "judge": summary.metrics.judge_id or "none",
+    }
+    if config is None:
+        return out
+    p = config.params
+    transforms = ", ".join(config.transforms) or "none"
+    if config.transforms and config.transform_product:
+        transforms += f" (with compositions, at most {config.max_compositions})"
+    out.update(
+        {
+            "endpoint": config.base_url or "–",
+            "sample": f"{config.limit} cases (seed {config.seed})" if config.limit else "all",
+            "system prompt": p.system_prompt or "none",
+            "transforms": transforms,
+            "multi-turn": config.multiturn,
+            "generation": f"max_new_tokens {p.max_new_tokens}, temperature {p.temperature}, "
+            f"top_p {p.top_p}, seed {p.seed}",
+            "judges": ", ".join(config.judges),
+            "judge measured on": config.judge_check or "not measured",
+            "budget": f"requests {config.max_requests or '∞'}, tokens {config.max_tokens or '∞'}",
+        }
+    )
+    return out
+
+
+def config_rows(
+    summaries: Sequence[RunSummary], configs: Sequence[RunConfig | None]
+) -> list[ConfigRow]:
+    """Every setting across runs: those that differ first, in a fixed order within each group.
+
+    A setting a run has no configuration for shows ``–`` there.
+    """
+    per_run = [_config_values(s, c) for s, c in zip(summaries, configs, strict=True)]
+    order: list[str] = []
+    for values in per_run:
+        order += [k for k in values if k not in order]
+    rows = []
+    for key in order:
+        cells = tuple(v.get(key, "–") for v in per_run)
+        rows.append(ConfigRow(key, cells, len(set(cells)) > 1))
+    return sorted(rows, key=lambda r: not r.differs)
