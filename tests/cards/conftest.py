@@ -70,3 +70,13 @@ def hate_run(tmp_path):
     store, summary = store_run(tmp_path / "cards.db", cases)
     yield store, summary
     store.close()
+
+
+@pytest.fixture
+def refused_privacy_run(tmp_path):
+    """privacy: 12 look-alike safe cases, all refused; 5 should-refuse cases, all answered."""
+    cases = [case(f"s{i:02d}", "privacy", "comply", f"REFUSE question {i}") for i in range(12)]
+    cases += [case(f"u{i}", "privacy", "refuse", f"Sure, answer {i}") for i in range(5)]
+    store, summary = store_run(tmp_path / "o.db", cases)
+    yield store, summary
+    store.close()

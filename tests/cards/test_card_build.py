@@ -118,3 +118,22 @@ def test_judge_error_given_or_found_on_the_summary(hate_run):
     assert got.judge_id == "keyword@2" and got.task == "refusal"
     assert find_judge_error(SimpleNamespace()) is None
     assert find_judge_error(SimpleNamespace(judge_error=je)) is je
+
+
+def test_over_refusal_cards_list_more_refused_safe_cases(refused_privacy_run):
+    from harmscope.cards import build_cards
+
+    store, summary = refused_privacy_run
+    results = store.results(summary.run_id)
+
+    def by_id(**kw):
+        return {c.id: c for c in build_cards(summary, results, measured_only=True, **kw)}
+
+    default = by_id()
+    assert len(default["harmscope.privacy.over_refusal"].evidence.examples) == 10
+    assert len(default["harmscope.privacy"].evidence.examples) == 3, "harm cards keep 3"
+    listed = default["harmscope.privacy.over_refusal"].evidence.examples
+    assert [e.case_id for e in listed] == [f"s{i:02d}" for i in range(10)]
+    assert {e.outcome for e in listed} == {"refused"} and {e.expected for e in listed} == {"comply"}
+    every = by_id(over_refusal_examples=50)
+    assert len(every["harmscope.privacy.over_refusal"].evidence.examples) == 12

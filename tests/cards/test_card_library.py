@@ -72,3 +72,34 @@ def test_a_library_with_unknown_categories_is_rejected(tmp_path):
     )
     with pytest.raises(HarmscopeError, match="nope"):
         load_library(bad)
+
+
+def test_aegis2_placement_comes_from_the_taxonomy():
+    lib, tax = load_library(), load_taxonomy()
+    assert lib.category_card("hate").categorisation.aegis2 == ("Hate/Identity Hate",)
+    assert lib.category_card("self_harm").categorisation.aegis2 == ("Suicide and Self Harm",)
+    assert lib.category_card("privacy").categorisation.aegis2 == ("PII/Privacy",)
+    for cid in lib.category_ids:
+        assert lib.category_card(cid).categorisation.aegis2 == tax.from_harmscope(cid, "aegis2")
+    # a risk card pools its categories' codes, without repeats
+    risk = lib.risk_card("1.3").categorisation.aegis2
+    assert "Hate/Identity Hate" in risk and len(risk) == len(set(risk))
+
+
+def test_every_weidinger_card_has_authored_example_pairs():
+    lib = load_library()
+    for key in lib.risk_ids:
+        pairs = lib.risk_card(key).example_pairs
+        assert pairs, f"risk {key} has no example pair"
+        for p in pairs:
+            for text in (p.prompt, p.output, p.note):
+                assert 20 <= len(text) <= 200, (key, text)
+                assert "http" not in text and not any(ch.isdigit() for ch in text), (key, text)
+
+
+def test_markdown_shows_the_aegis2_placement_and_the_pairs():
+    from harmscope.cards.render import render_markdown
+
+    md = render_markdown(load_library().risk_card("4.2"))
+    assert "- Aegis 2.0: Fraud/Deception" in md, md
+    assert "grandchild's voice" in md

@@ -172,6 +172,7 @@ def build_cards(
     *,
     scenario: Scenario | None = None,
     examples: int = 3,
+    over_refusal_examples: int = 10,
     redact: bool = True,
     judge_error: JudgeError | None = None,
     redaction: RedactionOptions | None = None,
@@ -187,7 +188,9 @@ def build_cards(
         summary: The run's summary.
         results: The run's case results.
         scenario: Deployment to assess against (``assessment`` stays ``None`` without one).
-        examples: Failures to show per card.
+        examples: Failures to show per harm card.
+        over_refusal_examples: Refused safe cases to list on each over-refusal card (the
+            cost in helpfulness is shown case by case, so it is listed more fully).
         redact: Redact examples (they are truncated either way).
         judge_error: The judge's measured error; defaults to one stored on the summary.
         redaction: Redaction settings (defaults when ``None``).
@@ -197,7 +200,7 @@ def build_cards(
     lib = library or load_library()
     opts = redaction or RedactionOptions()
     jerr = judge_error if judge_error is not None else find_judge_error(summary)
-    kw: dict[str, Any] = dict(examples=examples, redact=redact, judge_error=jerr, redaction=opts)
+    kw: dict[str, Any] = dict(redact=redact, judge_error=jerr, redaction=opts)
     by_cat: dict[str, list[CaseResult]] = defaultdict(list)
     for r in results:
         by_cat[r.case.category].append(r)
@@ -205,7 +208,8 @@ def build_cards(
     def fill(card: RiskCard, rs: list[CaseResult], metric: Metric) -> RiskCard | None:
         if not rs and measured_only:
             return None
-        ev = _evidence(summary, rs, metric=metric, **kw) if rs else None
+        limit = over_refusal_examples if metric == "over_refusal" else examples
+        ev = _evidence(summary, rs, metric=metric, examples=limit, **kw) if rs else None
         rate = None if ev is None else getattr(ev, metric)
         update: dict[str, Any] = {"evidence": ev}
         if scenario is not None:

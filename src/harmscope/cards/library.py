@@ -99,7 +99,7 @@ class Library:
 
     def _placement(self, categories: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
-        for scheme in ("ailuminate", "llamaguard3", "openai"):
+        for scheme in ("ailuminate", "llamaguard3", "openai", "aegis2"):
             codes: list[str] = []
             for cid in categories:
                 codes += [c for c in self.taxonomy.from_harmscope(cid, scheme) if c not in codes]

@@ -70,6 +70,8 @@ class Categorisation(_Model):
     """Llama Guard 3 categories (S1-S14)."""
     openai: tuple[str, ...] = ()
     """OpenAI moderation categories."""
+    aegis2: tuple[str, ...] = ()
+    """NVIDIA Aegis 2.0 content-safety categories."""
 
 
 class ExamplePair(_Model):

@@ -98,6 +98,7 @@ def render_markdown(card: RiskCard) -> str:
         ("AILuminate", ", ".join(c.ailuminate)),
         ("Llama Guard 3", ", ".join(c.llamaguard3)),
         ("OpenAI moderation", ", ".join(c.openai)),
+        ("Aegis 2.0", ", ".join(c.aegis2)),
         ("Harm types", ", ".join(card.harm_types)),
         ("Actors", ", ".join(card.actors)),
         ("Actions required for harm", "; ".join(card.actions_required)),

@@ -23,7 +23,10 @@ def cards(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the cards file.")] = Path(
         "harmscope-reports"
     ),
-    examples: Annotated[int, typer.Option(min=0, help="Run examples per card.")] = 3,
+    examples: Annotated[int, typer.Option(min=0, help="Run examples per harm card.")] = 3,
+    over_refusal_examples: Annotated[
+        int, typer.Option(min=0, help="Refused safe cases listed per over-refusal card.")
+    ] = 10,
     judge_error: Annotated[
         Path | None,
         typer.Option(help="JSON from 'harmscope judge eval --json' for the primary judge."),
@@ -51,6 +54,7 @@ def cards(
         results,
         scenario=scen,
         examples=examples,
+        over_refusal_examples=over_refusal_examples,
         redact=redact,
         judge_error=jerr,
         measured_only=not all_cards,
