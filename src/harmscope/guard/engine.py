@@ -1,8 +1,9 @@
 """The guard: normalise, run every detector, combine, decide.
 
 ``Guard.check(texts)`` is the async core; ``Guard.check_sync`` wraps it for scripts. Each text
-is scored as given and, when normalisation changed it, also in its normalised form; the higher
-score per key is kept, so normalisation can only add flags, never hide one. Texts longer than
+is scored as given and, when normalisation changed it, also in its normalised form and each
+decoded (base64, rot13) segment on its own; the highest score per key is kept, so
+normalisation can only add flags, never hide one. Texts longer than
 ``window_chars`` are also scored in short sentence-aligned pieces (the embedding model reads
 only about 256 tokens, and averages what it reads), so harmful text cannot hide behind a long
 harmless preamble.
@@ -77,7 +78,10 @@ class Guard:
         for i, text in enumerate(texts):
             norm = normalize(text, max_chars=self.max_chars) if self.normalize_text else None
             raw = text[: self.max_chars]
-            forms = [raw] + ([norm.text] if norm is not None and norm.text != raw else [])
+            forms = [raw]
+            for form in (norm.text, *norm.decoded) if norm is not None else ():
+                if form.strip() and form not in forms:
+                    forms.append(form)
             for form in forms:
                 for piece in self._windows(form):
                     variants.append(piece)

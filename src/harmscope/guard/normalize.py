@@ -8,7 +8,12 @@ Steps, in order, each recorded in :attr:`NormalizedText.steps` when it changed s
 * ``nfkc`` — Unicode NFKC (full-width letters, ligatures, circled letters...);
 * ``zero_width`` — zero-width and bidirectional control characters removed;
 * ``base64`` / ``rot13`` — encoded segments that decode to printable words are appended,
-  decoded (and folded as below), after the text: the original stays, so nothing is hidden;
+  decoded (and folded as below), after the text: the original stays, so nothing is hidden. The
+  decoded segments are also returned on their own (:attr:`NormalizedText.decoded`), and the
+  guard scores each of them as a separate variant, so a short encoded request is not diluted
+  by the text around it. rot13 is tried on the whole text, on each part between delimiters
+  (``:``, quotes, line breaks, sentence ends) and on the text after each of its first few
+  words, so ``decode this: <rot13>`` is found too;
 * ``homoglyph`` — Cyrillic and Greek look-alikes folded to Latin inside Latin-looking words;
 * ``leetspeak`` — digits and symbols inside words folded to letters (``h0w`` → ``how``).
 
@@ -184,6 +189,8 @@ class NormalizedText:
     """The normalised text (decoded segments appended)."""
     steps: tuple[str, ...]
     """Names of the steps that changed the text, in order (``truncated:N`` keeps the length)."""
+    decoded: tuple[str, ...] = ()
+    """Each decoded base64 or rot13 segment on its own (folded like the text)."""
 
 
 def normalize(raw: str | bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> NormalizedText:
@@ -206,9 +213,10 @@ def normalize(raw: str | bytes, *, max_chars: int = DEFAULT_MAX_CHARS) -> Normal
     decoded = _decode_segments(text, steps)
     text = _step(steps, "homoglyph", text, _fold_homoglyphs)
     text = _step(steps, "leetspeak", text, _fold_leet)
-    if decoded:
-        text = "\n".join([text, *(_fold_leet(_fold_homoglyphs(d)) for d in decoded)])
-    return NormalizedText(text=text, steps=tuple(steps))
+    folded = tuple(_fold_leet(_fold_homoglyphs(d)) for d in decoded)
+    if folded:
+        text = "\n".join([text, *folded])
+    return NormalizedText(text=text, steps=tuple(steps), decoded=folded)
 
 
 def _step(steps: list[str], name: str, text: str, fn: Callable[[str], str]) -> str:
@@ -284,11 +292,41 @@ def _decode_segments(text: str, steps: list[str]) -> list[str]:
             found.append(plain)
     if found:
         steps.append("base64")
-    rot = codecs.decode(text, "rot13")
-    if _word_share(rot) >= 0.3 and _word_share(text) < 0.15:
+    rot = _rot13_segments(text)
+    if rot:
         steps.append("rot13")
-        found.append(rot)
+        found.extend(rot)
     return found
+
+
+_ROT13_SPLIT = re.compile(r"[:\n\"\u201c\u201d\u00ab\u00bb]|(?<=[.!?])\s+")
+_ROT13_PREFIX_WORDS = 8
+"""rot13 is also tried on the text after each of its first this many words."""
+
+
+def _rot13_segments(text: str) -> list[str]:
+    """Parts of ``text`` that read as English after rot13 and not before, decoded."""
+    parts = [c for c in _ROT13_SPLIT.split(text) if _looks_rot13(c)]
+    if not parts and _looks_rot13(text):
+        parts = [text]
+    if not parts:  # an instruction in plain words, then rot13 without a delimiter
+        starts = [m.start() for m in _WORD.finditer(text[:2000])][1 : _ROT13_PREFIX_WORDS + 1]
+        parts = [text[i:] for i in starts if _looks_rot13(text[i:])][:1]  # longest tail
+    return [codecs.decode(_trim_plain_prefix(p), "rot13") for p in parts]
+
+
+def _trim_plain_prefix(part: str) -> str:
+    """``part`` from its first word that is a common word after rot13, if still rot13."""
+    for match in list(_WORD.finditer(part))[:_ROT13_PREFIX_WORDS]:
+        word = codecs.decode(match.group(0).strip(".,;:?!\"'()").lower(), "rot13")
+        if word in _COMMON:
+            tail = part[match.start() :]
+            return tail.strip() if _looks_rot13(tail) else part.strip()
+    return part.strip()
+
+
+def _looks_rot13(text: str) -> bool:
+    return _word_share(codecs.decode(text, "rot13")) >= 0.3 and _word_share(text) < 0.15
 
 
 def _try_base64(segment: str) -> str | None:
