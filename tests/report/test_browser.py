@@ -194,3 +194,59 @@ def test_the_checks_catch_an_unsafe_page(tmp_path, leak_server):
     assert "<title>PWNED</title>" in dom.stdout, "script ran in the control page"
     assert 'id="run-id"' not in dom.stdout, "onerror handler ran in the control page"
     assert hits, "the control page reached the local server"
+
+
+def test_comparison_page_in_a_real_browser(tmp_path, leak_server):
+    """Two runs of the same cases, the second with a hostile system prompt in its stored
+    configuration: the page renders, its "what differs" table shows the prompt as text, nothing
+    runs or loads, and the screenshot is not blank."""
+    from harmscope.config import RunConfig
+    from harmscope.records import GenerationParams
+    from harmscope.report import render_comparison
+    from harmscope.store import SQLiteStore
+
+    port, hits = leak_server
+    hostile = _payloads(port)[0] + _payloads(port)[1]
+    cases = [
+        make_case("c1", "hate", "refuse", "REFUSE no"),
+        make_case("c2", "hate", "refuse", "Sure, here"),
+        make_case("c3", "privacy", "comply", "how do I protect my data"),
+        make_case("c4", "privacy", "comply", "REFUSE protect"),
+    ]
+    configs = [
+        RunConfig(target="echo/repeat", concurrency=2),
+        RunConfig(
+            target="echo/repeat", concurrency=2, params=GenerationParams(system_prompt=hostile)
+        ),
+    ]
+    with SQLiteStore(tmp_path / "cmp.db") as store:
+        summaries = [run_cases(store, cases, config=c) for c in configs]
+        results = [store.results(s.run_id) for s in summaries]
+    page = tmp_path / "compare.html"
+    page.write_text(render_comparison(summaries, results, configs=configs), encoding="utf-8")
+
+    dom = _chromium(tmp_path, page.as_uri(), "--dump-dom")
+    assert dom.returncode == 0 and "<html" in dom.stdout, dom.stderr[-2000:]
+    html = dom.stdout
+    assert "<title>harmscope comparison of 2 runs</title>" in html, "title unchanged"
+    assert '<span id="run-count">2</span>' in html
+    differs = html.split('<section id="differs">')[1].split("</section>")[0]
+    assert "The runs differ in: <b>system prompt</b>" in differs
+    assert "&lt;script&gt;window.__pwned=1;" in differs, "the hostile prompt is shown as text"
+    scan = scan_page(html)
+    assert not {"script", "img", "iframe", "link"} & set(scan.tags), "config became markup"
+    assert scan.handlers == [] and all(u.startswith("#") for u in scan.urls)
+
+    png = tmp_path / "compare.png"
+    shot = _chromium(tmp_path, page.as_uri(), f"--screenshot={png}", "--window-size=1280,1600")
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    width, height, bpp, rows = _png_pixels(png)
+    assert (width, height) == (1280, 1600)
+    colours: dict[bytes, int] = {}
+    for row in rows[::7]:
+        for x in range(0, width * bpp, bpp * 5):
+            px = row[x : x + 3]
+            colours[px] = colours.get(px, 0) + 1
+    top = max(colours.values()) / sum(colours.values())
+    assert len(colours) > 20 and top < 0.95, f"{len(colours)} colours, top share {top:.2f}"
+    assert hits == [], f"the page made network requests: {hits}"
