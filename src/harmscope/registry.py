@@ -15,7 +15,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from harmscope.errors import NotFoundError
+from harmscope.errors import HarmscopeError, NotFoundError
 
 __all__ = ["Registry"]
 
@@ -35,6 +35,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._entry_points_loaded = False
+        self._plugins: set[str] = set()
 
     def register(self, name: str) -> Callable[[T], T]:
         """Return a decorator that registers its argument under ``name``."""
@@ -60,14 +61,26 @@ class Registry(Generic[T]):
 
         Raises:
             NotFoundError: No such name; the message suggests close matches.
+            HarmscopeError: A plugin found through an entry point failed to import.
         """
         if name in self._items:
             return self._items[name]
         if name in self._lazy:
-            module_name, _, attr = self._lazy[name].partition(":")
-            module = importlib.import_module(module_name)
+            path = self._lazy[name]
+            module_name, _, attr = path.partition(":")
+            try:
+                module = importlib.import_module(module_name)
+                obj = getattr(module, attr)
+            except HarmscopeError:
+                raise
+            except (ImportError, AttributeError) as exc:
+                if name not in self._plugins:
+                    raise
+                raise HarmscopeError(
+                    f"{self.kind} plugin {name!r} ({path}) failed to load: {exc}"
+                ) from exc
             if name not in self._items:  # the module may register itself on import
-                self._items[name] = getattr(module, attr)
+                self._items[name] = obj
             self._lazy.pop(name, None)
             return self._items[name]
         if not self._entry_points_loaded:
@@ -80,7 +93,9 @@ class Registry(Generic[T]):
         )
 
     def names(self) -> list[str]:
-        """All registered names, sorted."""
+        """All registered names, entry-point plugins included, sorted."""
+        if not self._entry_points_loaded:
+            self._load_entry_points()
         return sorted({*self._items, *self._lazy})
 
     def __contains__(self, name: object) -> bool:
@@ -89,4 +104,6 @@ class Registry(Generic[T]):
     def _load_entry_points(self) -> None:
         self._entry_points_loaded = True
         for ep in entry_points(group=f"harmscope.{self.kind}s"):
-            self._lazy.setdefault(ep.name, ep.value)
+            if ep.name not in self._items and ep.name not in self._lazy:  # built-ins win
+                self._lazy[ep.name] = ep.value
+                self._plugins.add(ep.name)
