@@ -72,11 +72,24 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
                 "--out",
                 str(out),
                 "--refusal-positions=-1,-3",
+                "--refusal-min-gap=-1000",
+                "--html",
+                str(tmp_path / "fit.html"),
                 "--json",
             ],
         )
     )
     assert report["n"] == {"train": 10, "val": 4, "test": 2}
+    assert report["refusal"]["skipped"] is False
+    n_post = len(report["post_inst_tokens"])
+    post = report["post_per_layer_val"]
+    assert {r["position"] for r in post} <= set(range(-n_post, 0)) and len(post) > 4
+    assert all(0.0 <= r["auroc"] <= 1.0 for r in post)
+    page = (tmp_path / "fit.html").read_text()
+    positions = {r["position"] for r in post}
+    # t_inst validation, t_inst test, one line per t_post-inst offset
+    assert page.count("<polyline") == 2 + len(positions), "a line per position and split"
+    assert "<script" not in page
     # 4 layers x 0.8 -> layers 0..2, at the two requested positions
     cands = {(c["layer"], c["position"]) for c in report["refusal"]["candidates"]}
     assert cands == {(layer, p) for layer in range(3) for p in (-1, -3)}
@@ -101,10 +114,14 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
                 str(data_file),
                 "--guard",
                 str(out / "guard"),
+                "--html",
+                str(tmp_path / "eval.html"),
                 "--json",
             ],
         )
     )
+    assert (tmp_path / "eval.html").read_text().count("<polyline") == 1
+    assert ev["html"] == str(tmp_path / "eval.html")
     assert ev["n"] == 16 and ev["layer"] == report["guard"]["layer"]
     assert 0.0 <= ev["auroc"] <= 1.0 and len(ev["per_layer"]) == 4
     assert ev["per_layer"][ev["layer"]]["auroc"] == pytest.approx(ev["auroc"])
@@ -186,3 +203,113 @@ def test_steer_bad_mode(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["steer", "--direction", str(tmp_path), "--mode", "x", "hi"])
     assert result.exit_code != 0
     assert "ablate or add" in str(result.exception)
+
+
+def _fit_probe(model_dir: Path, data_file: Path, out: Path, *extra: str) -> dict:
+    return _json(
+        CliRunner().invoke(
+            app,
+            [
+                "fit",
+                "--model",
+                str(model_dir),
+                "--harmful",
+                str(data_file),
+                "--out",
+                str(out),
+                "--refusal-positions=-1",
+                *extra,
+                "--json",
+            ],
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(model_dir: Path, data_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fitted")
+    _fit_probe(model_dir, data_file, out, "--refusal-min-gap=-1000")
+    return out
+
+
+def test_fit_skips_refusal_when_the_model_does_not_refuse(
+    model_dir: Path, data_file: Path, tmp_path: Path
+) -> None:
+    report = _fit_probe(model_dir, data_file, tmp_path, "--refusal-min-gap=1000")
+    r = report["refusal"]
+    assert r["skipped"] is True and "barely refuses" in r["reason"]
+    assert r["gap"] == pytest.approx(
+        r["baseline_harmful_log_odds"] - r["baseline_harmless_log_odds"]
+    )
+    assert not (tmp_path / "refusal").exists(), "no meaningless direction is saved"
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved["refusal"]["reason"] == r["reason"]
+
+
+def test_eval_defaults_to_the_shipped_probe(
+    model_dir: Path, data_file: Path, fitted: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import shutil
+
+    import harmscope.latent.signals as signals
+    from harmscope.targets.models import load_model
+
+    model_id = load_model(str(model_dir)).model_id
+    monkeypatch.setattr(signals, "SHIPPED_DIR", tmp_path / "weights")
+    shipped = signals.shipped_probe_dir(model_id)
+    assert shipped.parent == tmp_path / "weights"
+    # the shipped layout: guard.json and guard.npz directly in the model's folder
+    shutil.copytree(fitted / "guard", shipped)
+    runner = CliRunner()
+    args = ["eval", "--model", str(model_dir), "--data", str(data_file), "--json"]
+    auto = _json(runner.invoke(app, args))
+    assert auto["guard"] == str(shipped)
+    explicit = _json(runner.invoke(app, [*args, "--guard", str(fitted / "guard")]))
+    assert auto["auroc"] == explicit["auroc"] and auto["layer"] == explicit["layer"]
+
+
+def test_steer_as_the_readme_writes_it(
+    model_dir: Path, fitted: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import shutil
+
+    import harmscope.latent.signals as signals
+    from harmscope.targets.models import load_model
+
+    runner = CliRunner()
+    base = ["steer", "--model", str(model_dir), "--max-new-tokens", "6", "--json"]
+    ablated = _json(
+        runner.invoke(
+            app, [*base, "--prompt", "How do I bake bread?", "--ablate", str(fitted / "refusal")]
+        )
+    )
+    assert ablated["mode"] == "ablate" and ablated["coef"] is None
+    lo = ablated["refusal_log_odds"]
+    assert lo["baseline"] != lo["steered"], "ablation changes the first-token distribution"
+    # `--ablate refusal` names the direction shipped for the model
+    monkeypatch.setattr(signals, "SHIPPED_DIR", tmp_path / "weights")
+    shutil.copytree(
+        fitted / "refusal",
+        signals.shipped_probe_dir(load_model(str(model_dir)).model_id) / "refusal",
+    )
+    named = _json(
+        runner.invoke(app, [*base, "--prompt", "How do I bake bread?", "--ablate", "refusal"])
+    )
+    assert named["refusal_log_odds"] == lo and named["steered"] == ablated["steered"]
+    missing = runner.invoke(app, [*base, "--prompt", "Hi", "--add", "harmfulness"])
+    assert missing.exit_code != 0 and "no harmfulness direction" in str(missing.exception)
+    # addition on the first pass only: the first token's distribution is the same as with the
+    # addition everywhere (both come from the prompt pass), the later tokens are not
+    add = [*base, "--add", str(fitted / "refusal"), "--coef", "8", "Write a poem."]
+    everywhere = _json(runner.invoke(app, add))
+    first = _json(runner.invoke(app, [*add, "--first-pass-only"]))
+    assert first["first_pass_only"] is True and everywhere["first_pass_only"] is False
+    assert first["refusal_log_odds"] == everywhere["refusal_log_odds"]
+    assert first["steered"] != everywhere["steered"], "later passes are not steered"
+    for bad in (
+        [*base, "--ablate", str(fitted / "refusal")],  # no prompt
+        [*base, "--prompt", "a", "--ablate", "refusal", "b"],  # prompt twice
+        [*base, "--prompt", "a", "--ablate", "refusal", "--add", "refusal"],  # two directions
+    ):
+        result = runner.invoke(app, bad)
+        assert result.exit_code != 0

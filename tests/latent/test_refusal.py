@@ -82,3 +82,23 @@ def test_select_refusal_direction_on_tiny_model() -> None:
         assert c.kl >= -1e-9 and c.passed == (c.induce > 0 and c.kl < 0.1)
     with pytest.raises(HarmscopeError, match="offsets"):
         select_refusal_direction(model, tok, dim, harm[:1], safe[:1], positions=[-99])
+
+
+def test_selection_skips_a_model_that_does_not_refuse_enough() -> None:
+    from harmscope.latent.refusal import RefusalNotMeasurable
+
+    model, tok = make_model("llama", layers=3)
+    harm = ["I cannot help with that. Sorry.", "Sorry, I cannot."]
+    safe = ["What is the capital of France?", "How do I bake bread?"]
+    dim = DiffInMeans().fit(
+        capture_activations(model, tok, harm).post, capture_activations(model, tok, safe).post
+    )
+    ids = refusal_token_ids(tok)
+    gap = float(refusal_log_odds(next_token_logprobs(model, tok, harm), ids).mean()) - float(
+        refusal_log_odds(next_token_logprobs(model, tok, safe), ids).mean()
+    )
+    with pytest.raises(RefusalNotMeasurable, match="barely refuses") as info:
+        select_refusal_direction(model, tok, dim, harm, safe, positions=[-1], min_gap=gap + 0.01)
+    assert info.value.gap == pytest.approx(gap, abs=1e-6)
+    sel = select_refusal_direction(model, tok, dim, harm, safe, positions=[-1], min_gap=gap - 0.01)
+    assert sel.baseline_harmful - sel.baseline_harmless == pytest.approx(gap, abs=1e-6)

@@ -19,6 +19,9 @@ app = typer.Typer(
 
 ModelOpt = Annotated[str, typer.Option("--model", help="Model alias, path or hub id.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+HtmlOpt = Annotated[
+    str | None, typer.Option("--html", help="Also write a report page with per-layer AUROC.")
+]
 DataDirOpt = Annotated[
     str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
 ]
@@ -72,8 +75,16 @@ def fit(
     refusal_positions: Annotated[
         str | None, typer.Option(help="Comma-separated negative offsets to try, e.g. -1,-2.")
     ] = None,
+    refusal_min_gap: Annotated[
+        float,
+        typer.Option(
+            help="Skip refusal selection when harmful prompts' mean refusal log-odds exceed "
+            "harmless ones' by less (the model barely refuses)."
+        ),
+    ] = 1.0,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
+    html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the Latent Guard, the harmfulness direction and the refusal direction."""
@@ -89,6 +100,7 @@ def fit(
         refusal=refusal,
         refusal_val=refusal_val,
         refusal_positions=_offsets(refusal_positions),
+        refusal_min_gap=refusal_min_gap,
     )
     report = fit_latent(
         loaded.model,
@@ -100,6 +112,7 @@ def fit(
         options=opts,
     )
     report["out"] = out_dir
+    _page(html, f"Latent Guard fit on {loaded.model_id}", report)
     if as_json:
         print_json(report)
         return
@@ -107,8 +120,10 @@ def fit(
     out.print(f"Latent Guard: layer {g['layer']}, validation AUROC {g['val_auroc']:.3f}")
     if "test" in g:
         out.print(f"  test AUROC {g['test']['auroc']:.3f} on {g['test']['n']} prompts")
-    if "refusal" in report:
-        r = report["refusal"]
+    r = report.get("refusal")
+    if r is not None and r["skipped"]:
+        out.print(f"Refusal direction skipped: {r['reason']}", highlight=False)
+    elif r is not None:
         out.print(
             f"Refusal direction: layer {r['layer']}, position {r['position']}, bypass "
             f"{r['bypass']:.2f} (baseline {r['baseline_harmful_log_odds']:.2f}), induce "
@@ -122,32 +137,44 @@ def evaluate(
     data: Annotated[str, typer.Option(help="Labelled-prompt JSONL, suite or public set.")],
     model: ModelOpt = "default",
     guard: Annotated[
-        str | None, typer.Option(help="Folder of a fitted guard (from `latent fit`).")
+        str | None,
+        typer.Option(
+            help="Folder of a fitted guard (from `latent fit`); default: the probe shipped "
+            "for the model, if any."
+        ),
     ] = None,
     train: Annotated[
-        str, typer.Option(help="Without --guard: fit one on this set first.")
-    ] = "jailbreakbench",
+        str | None,
+        typer.Option(
+            help="Fit a guard on this set first (the default when no probe is shipped for the "
+            "model: jailbreakbench)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fitting split (without --guard).")] = 0,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
+    html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """AUROC of the Latent Guard on labelled prompts, at its layer and per layer."""
     from harmscope.latent.capture import capture_activations
     from harmscope.latent.pipeline import evaluate_guard
-    from harmscope.latent.probe import LatentGuard
     from harmscope.latent.prompts import load_prompts
+    from harmscope.latent.signals import find_probe, load_probe
 
     items = load_prompts(data, data_dir=data_dir)
     loaded = _load(model)
-    if guard is not None:
-        probe, meta = LatentGuard.load(guard)
-        if meta.model_id and meta.model_id != loaded.model_id:
+    shipped = find_probe(loaded.model_id) if guard is None and train is None else None
+    if guard is not None or shipped is not None:
+        folder = guard if guard is not None else str(shipped)
+        fitted = load_probe(folder)
+        if fitted.meta.model_id and fitted.meta.model_id != loaded.model_id:
             raise HarmscopeError(
-                f"the guard in {guard} was fitted on {meta.model_id}, not {loaded.model_id}"
+                f"the guard in {folder} was fitted on {fitted.meta.model_id}, not {loaded.model_id}"
             )
-        fitted_on = guard
+        probe, fitted_on = fitted.guard, folder
     else:
+        train = train or "jailbreakbench"
         probe = _fit_guard(loaded, train, {p.text for p in items}, seed, batch_size, data_dir)
         fitted_on = train
     acts = capture_activations(
@@ -156,6 +183,7 @@ def evaluate(
     labels = [p.label == "unsafe" for p in items]
     result = {"model_id": loaded.model_id, "data": data, "guard": fitted_on}
     result.update(evaluate_guard(probe, acts.inst, labels))
+    _page(html, f"Latent Guard on {data}", result)
     if as_json:
         print_json(result)
         return
@@ -165,6 +193,16 @@ def evaluate(
         table.add_row(f"{row['layer']}{mark}", f"{row['auroc']:.3f}")
     out.print(table)
     out.print(f"AUROC {result['auroc']:.3f} at layer {result['layer']}")
+
+
+def _page(path: str | None, title: str, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    from harmscope.report.latent import write_latent_page
+
+    written = write_latent_page(path, title=title, auroc=data)
+    data["html"] = str(written)
+    err.print(f"report: {written}", highlight=False)
 
 
 def _fit_guard(
@@ -189,12 +227,46 @@ def _fit_guard(
     return LatentGuard().fit(a_h.inst, a_s.inst, val=a_v.inst, val_labels=val_y)
 
 
+def _direction(spec: str, model_id: str) -> Any:
+    """A saved direction: a folder, or ``refusal`` / ``harmfulness`` shipped for the model."""
+    from pathlib import Path
+
+    from harmscope.latent.directions import Direction
+    from harmscope.latent.signals import shipped_probe_dir
+
+    path = Path(spec)
+    if spec in ("refusal", "harmfulness") and not path.exists():
+        path = shipped_probe_dir(model_id) / spec
+        if not (path / "direction.json").is_file():
+            raise HarmscopeError(
+                f"no {spec} direction is shipped for {model_id}; pass the folder of one "
+                "(`harmscope latent fit --out DIR` writes DIR/harmfulness and DIR/refusal)"
+            )
+    return Direction.load(path)
+
+
 @app.command()
 def steer(
-    prompt: Annotated[str, typer.Argument(help="The user instruction.")],
-    direction: Annotated[str, typer.Option(help="Folder of a saved direction.")],
+    prompt_arg: Annotated[
+        str | None, typer.Argument(metavar="[PROMPT]", help="The user instruction.")
+    ] = None,
+    prompt: Annotated[
+        str | None, typer.Option("--prompt", help="The user instruction (or as argument).")
+    ] = None,
+    ablate: Annotated[
+        str | None,
+        typer.Option(
+            help="Ablate this direction: a folder, or refusal / harmfulness (shipped ones)."
+        ),
+    ] = None,
+    add: Annotated[
+        str | None, typer.Option(help="Add this direction (folder or shipped name), x --coef.")
+    ] = None,
+    direction: Annotated[
+        str | None, typer.Option(help="Folder of a saved direction, used as --mode says.")
+    ] = None,
     model: ModelOpt = "default",
-    mode: Annotated[str, typer.Option(help="ablate or add.")] = "ablate",
+    mode: Annotated[str, typer.Option(help="With --direction: ablate or add.")] = "ablate",
     coef: Annotated[float, typer.Option(help="Multiplier of the added vector (add).")] = 1.0,
     max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = 48,
     first_pass_only: Annotated[
@@ -202,24 +274,34 @@ def steer(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a prompt with and without ablating or adding a direction."""
-    from harmscope.latent.directions import Direction
+    """Answer a prompt with and without ablating or adding a direction.
+
+    ``--ablate refusal`` and ``--add refusal`` name the direction and the mode at once;
+    ``--direction DIR --mode ablate|add`` does the same with a folder.
+    """
     from harmscope.latent.pipeline import steer_prompt
 
     if mode not in ("ablate", "add"):
         raise HarmscopeError(f"--mode must be ablate or add, not {mode!r}")
-    vec = Direction.load(direction)
+    if (prompt_arg is None) == (prompt is None):
+        raise HarmscopeError("give the prompt once: as the argument or with --prompt")
+    chosen = [(m, d) for m, d in (("ablate", ablate), ("add", add), (mode, direction)) if d]
+    if len(chosen) != 1:
+        raise HarmscopeError("give exactly one of --ablate, --add and --direction")
+    (mode, spec), text = chosen[0], prompt_arg or prompt or ""
     loaded = _load(model)
+    vec = _direction(spec, loaded.model_id)
     result = steer_prompt(
         loaded.model,
         loaded.tokenizer,
-        prompt,
+        text,
         vec,
         mode="ablate" if mode == "ablate" else "add",
         coef=coef,
         max_new_tokens=max_new_tokens,
         first_pass_only=first_pass_only,
     )
+    result["first_pass_only"] = first_pass_only if mode == "add" else None
     if as_json:
         print_json(result)
         return
@@ -232,7 +314,9 @@ def steer(
 
 @app.command()
 def sweep(
-    direction: Annotated[str, typer.Option(help="Folder of a saved direction.")],
+    direction: Annotated[
+        str, typer.Option(help="Folder of a saved direction, or refusal / harmfulness (shipped).")
+    ] = "harmfulness",
     model: ModelOpt = "default",
     coefs: Annotated[str, typer.Option(help="Comma-separated coefficients.")] = (
         "0,0.25,0.5,0.75,1,1.25,1.5,1.75,2"
@@ -248,16 +332,15 @@ def sweep(
     """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
     from dataclasses import asdict
 
-    from harmscope.latent.directions import Direction
     from harmscope.latent.sweep import sweep_tradeoff
 
     try:
         grid = [float(c) for c in coefs.split(",") if c.strip()]
     except ValueError:
         raise HarmscopeError(f"--coefs must be comma-separated numbers, not {coefs!r}") from None
-    vec = Direction.load(direction)
     harm = _texts(harmful, "unsafe", data_dir)[:limit]
     loaded = _load(model)
+    vec = _direction(direction, loaded.model_id)
     res = sweep_tradeoff(
         loaded.model,
         loaded.tokenizer,

@@ -21,7 +21,7 @@ from harmscope.latent.directions import DiffInMeans, Direction, DirectionMeta, d
 from harmscope.latent.probe import LatentGuard, auroc
 from harmscope.latent.prompts import LabelledPrompt, split_prompts
 
-__all__ = ["FitOptions", "evaluate_guard", "fit_latent", "steer_prompt"]
+__all__ = ["FitOptions", "evaluate_guard", "fit_latent", "post_auroc", "steer_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ class FitOptions:
     """Validation prompts per class used to score refusal candidates."""
     refusal_positions: tuple[int, ...] | None = None
     """Post-instruction offsets to try (default: all)."""
+    refusal_min_gap: float | None = 1.0
+    """Skip refusal selection (with the reason in the report) when harmful validation prompts'
+    mean refusal log-odds exceed the harmless ones' by less than this; ``None``: never skip."""
 
 
 def _texts(items: Sequence[LabelledPrompt]) -> list[str]:
@@ -87,9 +90,8 @@ def fit_latent(
     a_harm = capture_activations(model, tokenizer, train_harm, batch_size=bs)
     a_safe = capture_activations(model, tokenizer, train_safe, batch_size=bs)
     a_val = capture_activations(model, tokenizer, _texts(splits.val), batch_size=bs)
-    guard = LatentGuard().fit(
-        a_harm.inst, a_safe.inst, val=a_val.inst, val_labels=_labels(splits.val)
-    )
+    val_y = _labels(splits.val)
+    guard = LatentGuard().fit(a_harm.inst, a_safe.inst, val=a_val.inst, val_labels=val_y)
     report: dict[str, Any] = {
         "model_id": model_id,
         "seed": opt.seed,
@@ -101,6 +103,7 @@ def fit_latent(
             "val_auroc": guard.per_layer_[guard.layer_].auroc,
             "per_layer_val": [asdict(s) for s in guard.per_layer_],
         },
+        "post_per_layer_val": post_auroc(a_harm.post, a_safe.post, a_val.post, val_y),
     }
     if splits.test and len(set(_labels(splits.test).tolist())) == 2:
         a_test = capture_activations(model, tokenizer, _texts(splits.test), batch_size=bs)
@@ -137,22 +140,44 @@ def _fit_refusal(
     common: dict[str, Any],
     opt: FitOptions,
 ) -> dict[str, Any]:
-    from harmscope.latent.refusal import select_refusal_direction
+    from harmscope.latent.refusal import RefusalNotMeasurable, select_refusal_direction
 
     dim = DiffInMeans().fit(harm_post, safe_post)
     v_harm = [p.text for p in val if p.label == "unsafe"][: opt.refusal_val]
     v_safe = [p.text for p in val if p.label == "safe"][: opt.refusal_val]
-    sel = select_refusal_direction(
-        model,
-        tokenizer,
-        dim,
-        v_harm,
-        v_safe,
-        positions=opt.refusal_positions,
-        batch_size=opt.batch_size,
-    )
+    try:
+        sel = select_refusal_direction(
+            model,
+            tokenizer,
+            dim,
+            v_harm,
+            v_safe,
+            positions=opt.refusal_positions,
+            batch_size=opt.batch_size,
+            min_gap=opt.refusal_min_gap,
+        )
+    except RefusalNotMeasurable as exc:
+        log.warning("%s", exc)
+        return {
+            "skipped": True,
+            "reason": str(exc),
+            "baseline_harmful_log_odds": exc.harmful,
+            "baseline_harmless_log_odds": exc.harmless,
+            "gap": exc.gap,
+            "min_gap": exc.min_gap,
+        }
     best = sel.best
-    scores = {"bypass": best.bypass, "induce": best.induce, "kl": best.kl}
+    n_post = dim.direction_.shape[1]
+    unit = dim.unit(best.layer, n_post + best.position).astype(np.float64)
+    at = (slice(None), best.layer, n_post + best.position)
+    scores = {
+        "bypass": best.bypass,
+        "induce": best.induce,
+        "kl": best.kl,
+        # mean projections of the fitting prompts: the 0 and 1 of the scan's refusal signal
+        "proj_harmful": float(np.asarray(harm_post)[at].astype(np.float64).dot(unit).mean()),
+        "proj_harmless": float(np.asarray(safe_post)[at].astype(np.float64).dot(unit).mean()),
+    }
     Direction(
         sel.vector,
         DirectionMeta(
@@ -166,6 +191,7 @@ def _fit_refusal(
         ),
     ).save(out_dir / "refusal")
     return {
+        "skipped": False,
         "layer": best.layer,
         "position": best.position,
         **scores,
@@ -174,6 +200,23 @@ def _fit_refusal(
         "baseline_harmless_log_odds": sel.baseline_harmless,
         "candidates": [asdict(c) for c in sel.candidates],
     }
+
+
+def post_auroc(harm_post: Any, safe_post: Any, val_post: Any, val_y: Any) -> list[dict[str, Any]]:
+    """Validation AUROC of the diff-in-means projection at every layer and t_post-inst offset.
+
+    Arrays are shaped ``(n, layers, n_post, d)``; offsets count back from the prompt's end.
+    """
+    dim = DiffInMeans().fit(harm_post, safe_post)
+    n_layers, n_post = dim.direction_.shape[0], dim.direction_.shape[1]
+    rows = []
+    for layer in range(n_layers):
+        for p in range(n_post):
+            if not np.any(dim.direction_[layer, p]):
+                continue  # a position identical in every prompt (before any attention mixes)
+            score = dim.transform(val_post, layer, p)
+            rows.append({"layer": layer, "position": p - n_post, "auroc": auroc(val_y, score)})
+    return rows
 
 
 def evaluate_guard(guard: LatentGuard, inst: Any, labels: Any) -> dict[str, Any]:

@@ -11,6 +11,10 @@ vector added at its layer: higher is better) and *KL* (next-token divergence on 
 prompts under ablation: lower is better). Candidates in the last 20% of layers, with induce
 <= 0 or KL >= 0.1 are filtered out; the lowest bypass wins. When none passes the filter the
 lowest bypass among the rest is returned with ``filtered=False``.
+
+A refusal direction only means something for a model that refuses: with ``min_gap`` set,
+selection stops before scoring any candidate (raising :class:`RefusalNotMeasurable`) when the
+mean refusal log-odds of the harmful validation prompts exceed the harmless ones' by less.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from harmscope.latent.positions import TemplateLayout, encode_prompts, template_
 __all__ = [
     "REFUSAL_STARTS",
     "Candidate",
+    "RefusalNotMeasurable",
     "RefusalSelection",
     "kl_divergence",
     "next_token_logprobs",
@@ -107,6 +112,23 @@ def kl_divergence(p_log: npt.ArrayLike, q_log: npt.ArrayLike) -> F64:
     return np.asarray((np.exp(p) * (p - q)).sum(axis=1))
 
 
+class RefusalNotMeasurable(HarmscopeError):
+    """The model refuses harmful prompts too little more than harmless ones to select from."""
+
+    def __init__(self, *, harmful: float, harmless: float, min_gap: float) -> None:
+        self.harmful, self.harmless, self.min_gap = harmful, harmless, min_gap
+        super().__init__(
+            f"the model barely refuses: mean refusal log-odds {harmful:.2f} on harmful vs "
+            f"{harmless:.2f} on harmless validation prompts (gap {harmful - harmless:.2f} < "
+            f"{min_gap:g}); no refusal direction selected"
+        )
+
+    @property
+    def gap(self) -> float:
+        """Harmful minus harmless mean refusal log-odds."""
+        return self.harmful - self.harmless
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One candidate refusal direction and its selection scores."""
@@ -155,6 +177,7 @@ def select_refusal_direction(
     kl_max: float = 0.1,
     positions: Sequence[int] | None = None,
     batch_size: int = 8,
+    min_gap: float | None = None,
 ) -> RefusalSelection:
     """Score every (position, layer) candidate of ``dim`` (fitted on ``(n, L, P, d)``).
 
@@ -169,6 +192,11 @@ def select_refusal_direction(
         kl_max: Largest mean KL a passing candidate may cause.
         positions: Negative offsets to try (default: every post-instruction position).
         batch_size: Prompts per forward pass.
+        min_gap: Smallest harmful-minus-harmless gap in mean refusal log-odds (no check: None).
+
+    Raises:
+        RefusalNotMeasurable: The gap is below ``min_gap``.
+        HarmscopeError: Positions out of range.
     """
     from harmscope.latent.intervene import ablate, add_direction
 
@@ -184,6 +212,10 @@ def select_refusal_direction(
 
     base_harm = score(harmful_val)
     base_safe = score(harmless_val)
+    mean_harm = float(refusal_log_odds(base_harm, ids).mean())
+    mean_safe = float(refusal_log_odds(base_safe, ids).mean())
+    if min_gap is not None and mean_harm - mean_safe < min_gap:
+        raise RefusalNotMeasurable(harmful=mean_harm, harmless=mean_safe, min_gap=min_gap)
     cands: list[Candidate] = []
     for layer in range(max(1, int(max_layer_frac * n_layers))):
         for off in offsets:
@@ -207,7 +239,7 @@ def select_refusal_direction(
         best=best,
         vector=dim.direction_[best.layer, n_post + best.position].astype(np.float32),
         filtered=bool(passing),
-        baseline_harmful=float(refusal_log_odds(base_harm, ids).mean()),
-        baseline_harmless=float(refusal_log_odds(base_safe, ids).mean()),
+        baseline_harmful=mean_harm,
+        baseline_harmless=mean_safe,
         candidates=tuple(cands),
     )
