@@ -8,6 +8,7 @@ The servers are harmscope's own model server (``create_chat_app``) over the dete
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 
 import httpx
@@ -102,6 +103,47 @@ def test_retries_429_honouring_retry_after_then_succeeds() -> None:
     assert r.text == "finally" and len(calls) == 3
     # Retry-After (0.3 s) overrides the tiny exponential backoff (≈0.01–0.03 s).
     assert calls[1] - calls[0] >= 0.29 and calls[2] - calls[1] >= 0.29
+
+
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    calls: list[float] = []
+    sent: list[str] = []
+    app = FastAPI()
+
+    @app.post("/chat/completions")
+    async def chat() -> JSONResponse:
+        calls.append(time.time())
+        if len(calls) == 1:
+            # HTTP dates have whole seconds: "2 s from now" truncated is 1-2 s away.
+            sent.append(email.utils.formatdate(time.time() + 2, usegmt=True))
+            return JSONResponse(
+                {"error": {"message": "busy"}}, status_code=503, headers={"Retry-After": sent[0]}
+            )
+        return JSONResponse({"choices": [{"message": {"content": "after the date"}}]})
+
+    with serve(app) as url:
+        r = run(_ask(OpenAITarget("m", base_url=url, retries=2, backoff_s=0.01)))
+    assert r.text == "after the date" and len(calls) == 2
+    due = email.utils.parsedate_to_datetime(sent[0]).timestamp()
+    assert calls[1] >= due - 0.05, f"retried {due - calls[1]:.2f} s before the Retry-After date"
+    assert calls[1] - calls[0] < 3.5, "and not much later"
+
+
+def test_unreadable_retry_after_falls_back_to_backoff() -> None:
+    calls: list[float] = []
+    app = FastAPI()
+
+    @app.post("/chat/completions")
+    async def chat() -> JSONResponse:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return JSONResponse({}, status_code=429, headers={"Retry-After": "soon-ish"})
+        return JSONResponse({"choices": [{"message": {"content": "ok"}}]})
+
+    with serve(app) as url:
+        r = run(_ask(OpenAITarget("m", base_url=url, retries=1, backoff_s=0.01)))
+    assert r.text == "ok" and len(calls) == 2
+    assert calls[1] - calls[0] < 0.5, "the backoff (≈0.005-0.015 s) was used, not a guess"
 
 
 def test_gives_up_after_retries_on_5xx_with_error_response() -> None:
