@@ -80,3 +80,27 @@ def test_comparison_of_three_runs_shows_what_differs(tmp_path):
     assert gen.count("max_new_tokens 64") == 2 and gen.count("max_new_tokens 128") == 1
     same = {row.split("<td>")[1].split("</td>")[0] for row in rows if 'class="same"' in row}
     assert {"target", "suite", "judge", "judges", "multi-turn"} <= same, same
+
+
+def test_run_page_shows_the_stored_configuration(tmp_path):
+    from report_helpers import FIRST, run_cases
+
+    from harmscope.config import RunConfig
+    from harmscope.records import GenerationParams
+    from harmscope.store import SQLiteStore
+
+    config = RunConfig(
+        target="echo/repeat",
+        concurrency=2,
+        transforms=("prefix.sure",),
+        params=GenerationParams(max_new_tokens=32, system_prompt="Be <b>safe</b>."),
+    )
+    with SQLiteStore(tmp_path / "one.db") as store:
+        run_id = run_cases(store, FIRST, config=config).run_id
+    r = CliRunner().invoke(app, [run_id, "--db", str(tmp_path / "one.db"), "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / f"{run_id}.html").read_text()
+    table = page.split('<table class="compact" id="settings">')[1].split("</table>")[0]
+    assert "<td>system prompt</td><td>Be &lt;b&gt;safe&lt;/b&gt;.</td>" in table
+    assert "<td>transforms</td><td>prefix.sure</td>" in table
+    assert "max_new_tokens 32" in table

@@ -84,7 +84,13 @@ def report(
     ]
     if len(summaries) == 1:
         path = write_html(
-            summaries[0], results[0], out_dir, scenario=scen, judge_error=errors[0], redact=redact
+            summaries[0],
+            results[0],
+            out_dir,
+            scenario=scen,
+            judge_error=errors[0],
+            redact=redact,
+            config=configs[0],
         )
     else:
         path = write_comparison(summaries, results, out_dir, judge_errors=errors, configs=configs)

@@ -86,6 +86,7 @@ def render_html(
     judge_error: JudgeError | None = None,
     redact: bool = True,
     cards: Sequence[RiskCard] | None = None,
+    config: RunConfig | None = None,
 ) -> str:
     """The report page of one run as a string.
 
@@ -97,6 +98,7 @@ def render_html(
         judge_error: The judge's measured error (else one stored on the summary, if any).
         redact: Redact example text (it is truncated either way).
         cards: Cards to show; by default those built from this run (measured ones only).
+        config: The run's stored configuration, shown in a settings table when given.
     """
     m = summary.metrics
     jerr = judge_error if judge_error is not None else find_judge_error(summary)
@@ -130,6 +132,7 @@ def render_html(
         cards=cards,
         redact=redact,
         content_warning=CONTENT_WARNING,
+        settings=config_rows([summary], [config]) if config is not None else None,
         latent=latent_link(summary.run_id, results, m.judge_id),
     )
 
@@ -163,6 +166,7 @@ def write_html(
     scenario: Scenario | None = None,
     judge_error: JudgeError | None = None,
     redact: bool = True,
+    config: RunConfig | None = None,
 ) -> Path:
     """Write ``<directory>/<run_id>.html`` atomically and return its path.
 
@@ -175,6 +179,7 @@ def write_html(
         scenario=scenario,
         judge_error=judge_error,
         redact=redact,
+        config=config,
     )
     written = _write(Path(directory) / f"{summary.run_id}.html", page)
     from harmscope.report.latent import has_signals, latent_page_name, write_latent_page
