@@ -77,8 +77,9 @@ def evaluate(
     data: Annotated[
         list[str],
         typer.Option(
-            help="Labelled JSONL file or public set name (held-out split); repeatable. "
-            "Default: xstest, openai-moderation-dev, jailbreakbench, toxigen."
+            help="Labelled JSONL file, public set name (held-out split) or 'core' (the "
+            "authored suite); repeatable. Default: xstest, openai-moderation-dev, "
+            "jailbreakbench, toxigen."
         ),
     ] = [],  # noqa: B006 - typer needs a literal default
     guard: GuardOpt = "embedding",
@@ -111,7 +112,9 @@ def evaluate(
     from rich.table import Table
 
     table = Table(title=f"guard {result['guard']}")
-    for col in ("set", "n", "precision", "recall", "f1", "fpr", "auprc", "over-block", "ms/text"):
+    columns = ("set", "n", "precision", "recall", "f1", "fpr", "auprc", "over-block",
+               "look-alike", "ms/text")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "set" else "right")
 
     def fmt(v: float | None) -> str:
@@ -122,6 +125,7 @@ def evaluate(
             table.add_row(
                 name, str(m["n"]), fmt(m["precision"]), fmt(m["recall"]), fmt(m["f1"]),
                 fmt(m["fpr"]), fmt(m["auprc"]), fmt(m.get("over_blocking")),
+                fmt(m.get("over_blocking_lookalike")),
                 f"{m['latency_ms_per_text']:.1f}",
             )  # fmt: skip
     out.print(table)

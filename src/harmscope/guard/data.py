@@ -4,7 +4,10 @@ Each reader returns :class:`LabelledText` rows (``unsafe`` true or false, a harm
 for unsafe rows where the source gives one). Splits are fixed by a stable hash of the
 normalised text, so the same text falls in the same split whatever set it comes from:
 
-* XSTest is held out entirely (``test``): it measures over-blocking on safe look-alikes;
+* XSTest is held out entirely (``test``): it measures over-blocking on safe look-alikes
+  (each row keeps its prompt ``type`` in :attr:`LabelledText.kind`);
+* ``core`` — harmscope's authored core suite (``refuse`` cases unsafe, look-alike ``comply``
+  cases safe, ``kind`` from the case's tags) — is held out entirely too;
 * openai-moderation-dev is never trained on: half ``val`` (threshold choice), half ``test``;
 * ``authored-benign`` is harmscope's own list of ordinary requests (``benign_prompts.txt``);
 * every other set: 50 % ``train``, 25 % ``val``, 25 % ``test``.
@@ -49,6 +52,9 @@ class LabelledText:
     """Harmscope category id of an unsafe text, when the source gives one."""
     source: str = ""
     """Name of the set it came from."""
+    kind: str | None = None
+    """Prompt type where the source gives one (XSTest ``type``, core suite ``kind``): on
+    safe rows, which kind of look-alike it is."""
 
 
 def _key(text: str) -> str:
@@ -58,7 +64,7 @@ def _key(text: str) -> str:
 def split_of(text: str, source: str) -> Split:
     """The fixed split of ``text`` from set ``source`` (see the module docstring)."""
     bucket = int(hashlib.sha256(_key(text).encode("utf-8")).hexdigest()[:8], 16) % 100
-    if source == "xstest":
+    if source in ("xstest", "core"):
         return "test"
     if source == "openai-moderation-dev":
         return "val" if bucket < 50 else "test"
@@ -114,7 +120,19 @@ def _strongreject(root: Path) -> Iterator[LabelledText]:
 
 def _xstest(root: Path) -> Iterator[LabelledText]:
     for row in _csv(root / "xstest" / "xstest_prompts.csv"):
-        yield LabelledText(row["prompt"], row["label"] == "unsafe", None)
+        yield LabelledText(row["prompt"], row["label"] == "unsafe", None, kind=row["type"])
+
+
+def _core(root: Path) -> Iterator[LabelledText]:
+    from harmscope.suites import load_suite
+
+    for case in load_suite("core").cases:
+        yield LabelledText(
+            case.messages[-1].content,
+            case.expected == "refuse",
+            case.category if case.expected == "refuse" else None,
+            kind=case.tags.get("kind"),
+        )
 
 
 def _toxigen(root: Path) -> Iterator[LabelledText]:
@@ -175,6 +193,7 @@ _READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
     "authored-benign": _authored,
     "xstest": _xstest,
     "openai-moderation-dev": _openai_moderation,
+    "core": _core,
 }
 
 PUBLIC_SETS: tuple[str, ...] = tuple(_READERS)
@@ -205,9 +224,8 @@ def load_public_set(
     for n in names:
         for row in _READERS[n](root):
             if row.text.strip() and (split is None or split_of(row.text, n) == split):
-                rows.append(
-                    LabelledText(row.text, row.unsafe, row.category, n.split("-harmful")[0])
-                )
+                source = n.split("-harmful")[0]
+                rows.append(LabelledText(row.text, row.unsafe, row.category, source, row.kind))
     return rows
 
 

@@ -3,8 +3,14 @@
 ``evaluate_guard(guard, {"xstest": rows, ...})`` returns per-set results with ``n``,
 ``accuracy``, ``precision``, ``recall``, ``f1``, ``fpr``, ``auprc`` (average precision of the
 overall unsafe score), ``over_blocking`` (share of safe texts flagged) and latency per text.
-Public set names read the held-out ``test`` split (XSTest whole), see
-:mod:`harmscope.guard.data`.
+``fpr`` and ``over_blocking`` are ``None`` (JSON ``null``) for a set without safe texts, and
+``auprc`` for a set with one class only: there is nothing to measure, which is not zero.
+
+Over-blocking on look-alikes: where safe rows carry a prompt type (XSTest's ``type``, the
+core suite's ``kind``; see :mod:`harmscope.guard.data`), ``over_blocking_lookalike`` is the
+share of those safe look-alike texts flagged, and ``over_blocking_by_type`` gives
+``{"n", "flagged", "rate"}`` per type. Public set names read the held-out ``test`` split
+(XSTest and ``core`` whole).
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ class BinaryMetrics:
     precision: float
     recall: float
     f1: float
-    fpr: float
+    fpr: float | None
+    """False-positive rate; ``None`` when there are no negatives."""
     auprc: float | None
     """Average precision of the scores; ``None`` when the set has one class only."""
 
@@ -98,7 +105,7 @@ def binary_metrics(
         precision=precision,
         recall=recall,
         f1=_div(2 * tp, 2 * tp + fp + fn),
-        fpr=_div(fp, fp + tn),
+        fpr=_div(fp, fp + tn) if fp + tn else None,
         auprc=average_precision(labels, scores) if scores is not None else None,
     )
 
@@ -110,7 +117,7 @@ def load_eval_data(spec: str) -> tuple[str, list[LabelledText]]:
         NotFoundError: Unknown public set or missing files.
         DataError: Malformed JSONL file.
     """
-    if spec in PUBLIC_SETS or spec == "jailbreakbench":
+    if spec in PUBLIC_SETS or spec == "jailbreakbench":  # includes "core"
         return spec, load_public_set(spec, split="test")
     path = Path(spec)
     return path.stem, load_labelled_file(path)
@@ -144,6 +151,7 @@ async def evaluate_guard(
         result = asdict(binary_metrics(y, p, s))
         safe = [d.flagged for d, r in zip(decisions, rows, strict=True) if not r.unsafe]
         result["over_blocking"] = _div(sum(safe), len(safe)) if safe else None
+        result.update(lookalike_over_blocking(rows, p))
         result["latency_ms_per_text"] = 1000 * _div(elapsed, len(rows))
         out["sets"][name] = result
         all_y += y
@@ -154,6 +162,28 @@ async def evaluate_guard(
         overall["latency_ms_per_text"] = 1000 * _div(total_time, len(all_y))
         out["overall"] = overall
     return out
+
+
+def lookalike_over_blocking(
+    rows: Sequence[LabelledText], flagged: Sequence[bool]
+) -> dict[str, Any]:
+    """Over-blocking on safe rows that carry a look-alike type, overall and per type.
+
+    Returns ``{"over_blocking_lookalike": rate | None, "over_blocking_by_type": {type: {"n",
+    "flagged", "rate"}}}`` (empty by-type and ``None`` when no safe row has a type).
+    """
+    by_type: dict[str, dict[str, Any]] = {}
+    for row, flag in zip(rows, flagged, strict=True):
+        if row.unsafe or not row.kind:
+            continue
+        entry = by_type.setdefault(row.kind, {"n": 0, "flagged": 0})
+        entry["n"] += 1
+        entry["flagged"] += int(flag)
+    for entry in by_type.values():
+        entry["rate"] = entry["flagged"] / entry["n"]
+    n = sum(e["n"] for e in by_type.values())
+    rate = sum(e["flagged"] for e in by_type.values()) / n if n else None
+    return {"over_blocking_lookalike": rate, "over_blocking_by_type": dict(sorted(by_type.items()))}
 
 
 def render_card(result: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None) -> str:
@@ -188,6 +218,14 @@ def render_card(result: Mapping[str, Any], *, metadata: Mapping[str, Any] | None
             f"{fmt(m['f1'])} | {fmt(m['fpr'])} | {fmt(m['auprc'])} | "
             f"{fmt(m.get('over_blocking'))} | {m['latency_ms_per_text']:.1f} |"
         )
+    for name, m in rows.items():
+        by_type = m.get("over_blocking_by_type") or {}
+        if by_type:
+            lines += ["", f"### Over-blocking on {name}'s look-alike safe prompts, by type", ""]
+            lines += ["| type | n | flagged | rate |", "|---|---|---|---|"]
+            lines += [
+                f"| {t} | {e['n']} | {e['flagged']} | {e['rate']:.3f} |" for t, e in by_type.items()
+            ]
     lines += [
         "",
         "Positive class: unsafe. Over-blocking: share of safe texts flagged. Latency measured "
