@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -8,7 +9,13 @@ import torch
 
 from harmscope.errors import HarmscopeError
 from harmscope.latent.capture import forward_batch
-from harmscope.latent.hooks import capture_block_outputs
+from harmscope.latent.hooks import (
+    HookSpec,
+    capture_block_outputs,
+    find_layers,
+    hooked,
+    output_tensor,
+)
 from harmscope.latent.intervene import (
     ablate,
     add_direction,
@@ -73,13 +80,60 @@ def test_activation_addition_shifts_by_coef_times_vector(tiny) -> None:
     torch.testing.assert_close(diff, torch.tensor(2.5 * v).expand_as(diff), atol=1e-4, rtol=1e-4)
 
 
+def _prefill_then_decode(model, enc, next_id: int, ctx) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Block-0 outputs of a prefill pass and one cached decode pass, and the decode logits."""
+    seen: list[torch.Tensor] = []
+
+    def record(_m, _a, out):  # registered after the addition hook: sees its result
+        seen.append(output_tensor(out).detach().clone())
+
+    with ctx, hooked([HookSpec(find_layers(model)[0], record)]), torch.inference_mode():
+        first = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask, use_cache=True)
+        mask = torch.cat([enc.attention_mask, torch.ones_like(enc.attention_mask[:, :1])], 1)
+        second = model(
+            input_ids=torch.tensor([[next_id]]),
+            attention_mask=mask,
+            cache=first.cache,
+            use_cache=True,
+        )
+    return seen, second.logits[0, -1]
+
+
 def test_addition_first_pass_only_during_generation() -> None:
+    """With first_pass_only the decode pass is not steered, which only it can show: block 0's
+    output there equals the unsteered one (its keys and values come from the embeddings), while
+    the addition everywhere shifts it by exactly the vector."""
+    model, tok = make_model("qwen2")
+    enc = encode_prompts(tok, ["Hi"])
+    v = np.random.default_rng(2).normal(size=32).astype(np.float32) * 5
+    nxt = int(tok("Sorry", add_special_tokens=False)["input_ids"][0])
+    plain, plain_logits = _prefill_then_decode(model, enc, nxt, contextlib.nullcontext())
+    every, every_logits = _prefill_then_decode(
+        model, enc, nxt, add_direction(model, v, layer=0, first_pass_only=False)
+    )
+    first, first_logits = _prefill_then_decode(
+        model, enc, nxt, add_direction(model, v, layer=0, first_pass_only=True)
+    )
+    vec = torch.tensor(v)
+    assert len(plain) == len(every) == len(first) == 2
+    # prefill: both steered runs add the vector at every position
+    torch.testing.assert_close(first[0], plain[0] + vec, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(every[0], plain[0] + vec, atol=1e-4, rtol=1e-4)
+    # decode: only the "everywhere" run adds it
+    torch.testing.assert_close(every[1], plain[1] + vec, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(first[1], plain[1], atol=1e-4, rtol=1e-4)
+    # the decode logits differ from both: the cache carries the steered prompt, not the token
+    assert (first_logits - every_logits).abs().max() > 1e-2
+    assert (first_logits - plain_logits).abs().max() > 1e-2
+
+
+def test_addition_first_pass_only_keeps_the_first_generated_token() -> None:
     model, tok = make_model("qwen2")
     enc = encode_prompts(tok, ["Hi"])
     v = np.random.default_rng(2).normal(size=32).astype(np.float32) * 50
 
-    def run(first_only: bool) -> list[int]:
-        with add_direction(model, v, layer=0, coef=1.0, first_pass_only=first_only):
+    def run(ctx) -> list[int]:  # type: ignore[no-untyped-def]
+        with ctx:
             out = model.generate(
                 input_ids=enc.input_ids,
                 attention_mask=enc.attention_mask,
@@ -89,17 +143,11 @@ def test_addition_first_pass_only_during_generation() -> None:
             )
         return out[0, enc.input_ids.shape[1] :].tolist()
 
-    plain = model.generate(
-        input_ids=enc.input_ids,
-        attention_mask=enc.attention_mask,
-        max_new_tokens=4,
-        do_sample=False,
-        pad_token_id=tok.pad_token_id,
-    )[0, enc.input_ids.shape[1] :].tolist()
-    everywhere, first_only = run(False), run(True)
+    plain = run(contextlib.nullcontext())
+    everywhere = run(add_direction(model, v, layer=0))
+    first_only = run(add_direction(model, v, layer=0, first_pass_only=True))
     assert everywhere != plain, "a large addition changes greedy tokens"
-    # the first generated token comes from the prompt pass, so both steered runs share it
-    assert first_only[0] == everywhere[0]
+    assert first_only[0] == everywhere[0], "the first token comes from the prompt pass"
 
 
 def test_addition_layer_out_of_range() -> None:

@@ -18,6 +18,7 @@ PROMPTS = [
 ]
 
 
+@pytest.mark.model
 def test_smollm2_capture_shapes_and_positions(smollm2) -> None:
     import torch
 
@@ -49,6 +50,7 @@ def test_smollm2_capture_shapes_and_positions(smollm2) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_smollm2_orthogonalisation_equals_ablation(smollm2) -> None:
     from harmscope.latent.directions import DiffInMeans
     from harmscope.latent.intervene import ablate, orthogonalize_weights
@@ -68,6 +70,7 @@ def test_smollm2_orthogonalisation_equals_ablation(smollm2) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.model
 def test_smollm2_latent_guard_beats_chance_on_held_out(smollm2, data_dir) -> None:
     from harmscope.latent.pipeline import evaluate_guard
     from harmscope.latent.probe import LatentGuard
