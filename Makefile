@@ -45,6 +45,7 @@ check: lint typecheck test
 
 bench: install
 	$(PY) benchmarks/scan_throughput.py
+	$(PY) benchmarks/guard_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache harmscope-reports
