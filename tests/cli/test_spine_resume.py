@@ -157,8 +157,12 @@ def _start_and_wait(cmd: list[str], db: Path, at_least: int) -> subprocess.Popen
     deadline = time.monotonic() + 120
     while len(_stored(db)) < at_least:
         if proc.poll() is not None:
-            raise AssertionError(f"scan ended early ({proc.returncode}): {proc.stderr.read()}")
-        assert time.monotonic() < deadline, "no responses were stored in time"
+            _, stderr = proc.communicate()
+            raise AssertionError(f"scan ended early ({proc.returncode}): {stderr}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.communicate()
+            raise AssertionError("no responses were stored in time")
         time.sleep(0.03)
     return proc
 

@@ -90,6 +90,8 @@ def _responses(db):
     con = sqlite3.connect(db)
     try:
         return dict(con.execute("SELECT case_id, created_at || response_json FROM responses"))
+    except sqlite3.OperationalError:  # the file exists but its tables are not created yet
+        return {}
     finally:
         con.close()
 
@@ -98,13 +100,15 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     db, log = tmp_path / "kill.db", tmp_path / "calls.log"
     cmd = [sys.executable, str(KILLABLE), "--db", str(db), "--log", str(log), "--cases", "60"]
     proc = subprocess.Popen([*cmd, "--phase", "first"], stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if db.exists() and len(_responses(db)) >= 10:
-            break
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists() and len(_responses(db)) >= 10:
+                break
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     before = _responses(db)
     assert 10 <= len(before) < 60, f"killed mid-run ({len(before)} stored)"
 
