@@ -213,3 +213,49 @@ def test_guard_eval_on_core_reports_lookalike_over_blocking(guard: Guard) -> Non
         assert entry["n"] == len(mine) and entry["flagged"] == sum(mine), kind
     assert core["over_blocking_lookalike"] == pytest.approx(sum(f for _, f in safe) / len(safe))
     assert core["fpr"] == pytest.approx(core["fp"] / (core["fp"] + core["tn"]))
+
+
+def test_realtoxicityprompts_files_as_unsafe(data_dir: Path) -> None:
+    from harmscope.guard.data import _RTP_FILES
+
+    folder = data_dir / "realtoxicityprompts-subset"
+    if not folder.is_dir():
+        pytest.skip("realtoxicityprompts-subset not present")
+    expected = Counter()
+    for attribute, category in _RTP_FILES.items():
+        lines = (folder / f"rtp_{attribute}.txt").read_text("utf-8").splitlines()
+        expected[category] += sum(bool(line.strip()) for line in lines)
+    rows = load_public_set("rtp")
+    assert _balance(rows) == (sum(expected.values()), 0)
+    assert Counter(r.category for r in rows) == expected
+    assert "flirtation" not in {r.kind for r in rows} and "profanity" not in {r.kind for r in rows}
+
+
+def test_bbq_distinct_contexts_as_safe(data_dir: Path) -> None:
+    folder = data_dir / "bbq" / "data"
+    if not folder.is_dir():
+        pytest.skip("bbq not present")
+    contexts = set()
+    for path in folder.glob("*.jsonl"):
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                contexts.add(" ".join(json.loads(line)["context"].casefold().split()))
+    rows = load_public_set("bbq")
+    assert _balance(rows) == (0, len(contexts))
+
+
+def test_authored_lookalike_prompts_are_safe_and_distinct_from_evaluation_sets(
+    data_dir: Path,
+) -> None:
+    from importlib import resources
+
+    raw = resources.files("harmscope.guard").joinpath("lookalike_prompts.txt").read_text("utf-8")
+    lines = [x.strip() for x in raw.splitlines() if x.strip() and not x.startswith("#")]
+    rows = load_public_set("authored-lookalike")
+    assert [r.text for r in rows] == lines and _balance(rows) == (0, len(lines))
+    held_out = {
+        " ".join(r.text.casefold().split())
+        for name in ("xstest", "core")
+        for r in load_public_set(name)
+    }
+    assert not held_out & {" ".join(x.casefold().split()) for x in lines}

@@ -210,3 +210,42 @@ def test_harmful_request_behind_long_preamble_is_found(guard: Guard) -> None:
     assert not no_windows.check_sync([text])[0].flagged, "the model alone reads ~256 tokens"
     assert guard.check_sync([text])[0].flagged
     assert not guard.check_sync([preamble])[0].flagged
+
+
+class _FixedEmbedder:
+    """Returns given vectors (the sentence-embedding model is not what is tested here)."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.vectors[: len(texts)]
+
+
+def test_embedding_detector_mlp_any_head(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    dim, hidden = 6, 4
+    w = rng.normal(size=(2, dim)).astype(np.float32)
+    b = rng.normal(size=2).astype(np.float32)
+    w1, b1 = rng.normal(size=(dim, hidden)), rng.normal(size=hidden)
+    w2, b2 = rng.normal(size=(hidden, 1)), rng.normal(size=1)
+    path = tmp_path / "head.npz"
+    np.savez(path, W=w, b=b, any_W1=w1, any_b1=b1, any_W2=w2, any_b2=b2)
+    meta = {"labels": [ANY, "hate"], "thresholds": {ANY: 0.5, "hate": 0.5}, "gate": "min_any"}
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    x = rng.normal(size=(3, dim)).astype(np.float32)
+    det = EmbeddingDetector(path, embedder=_FixedEmbedder(x))
+    out = det.score(["a", "b", "c"])
+
+    def sig(z: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-z))
+
+    p_any = sig(np.maximum(x @ w1 + b1, 0) @ w2 + b2).reshape(-1)
+    p_hate = np.minimum(sig(x @ w[1] + b[1]), p_any)
+    assert [o[ANY] for o in out] == pytest.approx(p_any.tolist(), rel=1e-5)
+    assert [o["hate"] for o in out] == pytest.approx(p_hate.tolist(), rel=1e-5)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, W=w, b=b)
+    plain.with_suffix(".json").write_text(json.dumps(meta))
+    logistic = EmbeddingDetector(plain, embedder=_FixedEmbedder(x)).score(["a"])
+    assert logistic[0][ANY] == pytest.approx(float(sig(x[0] @ w[0] + b[0])), rel=1e-5)

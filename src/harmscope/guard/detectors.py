@@ -63,12 +63,19 @@ async def ascore(detector: Detector, texts: list[str]) -> list[dict[str, float]]
     return await asyncio.to_thread(detector.score, texts)
 
 
+_MLP_KEYS = ("any_W1", "any_b1", "any_W2", "any_b2")
+"""Arrays of the optional MLP ``any`` head: ``relu(x @ W1 + b1) @ W2 + b2`` is the logit."""
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 class EmbeddingDetector:
     """Logistic heads over sentence embeddings, one per category plus :data:`ANY`.
+
+    The weights file may instead carry a one-hidden-layer MLP for :data:`ANY` (arrays
+    ``any_W1``, ``any_b1``, ``any_W2``, ``any_b2``); inference stays numpy-only.
 
     Args:
         weights: Path of the ``.npz`` file (its JSON metadata lies beside it, same stem);
@@ -90,6 +97,12 @@ class EmbeddingDetector:
             with np.load(path) as arrays:
                 self._w = np.asarray(arrays["W"], dtype=np.float32)
                 self._b = np.asarray(arrays["b"], dtype=np.float32)
+                # Optional one-hidden-layer MLP for the ``any`` head (replaces its logistic row).
+                self._mlp = (
+                    tuple(np.asarray(arrays[k], dtype=np.float32) for k in _MLP_KEYS)
+                    if all(k in arrays for k in _MLP_KEYS)
+                    else None
+                )
             self.metadata: dict[str, Any] = json.loads(meta_path.read_text("utf-8"))
             self.labels: list[str] = list(self.metadata["labels"])
         except (KeyError, ValueError, OSError) as exc:
@@ -111,7 +124,12 @@ class EmbeddingDetector:
         """Scores for already-embedded texts (shape ``(n, dim)``)."""
         import numpy as np
 
-        logits = np.asarray(vectors, dtype=np.float32) @ self._w.T + self._b
+        x = np.asarray(vectors, dtype=np.float32)
+        logits = x @ self._w.T + self._b
+        if self._mlp is not None and ANY in self.labels:
+            w1, b1, w2, b2 = self._mlp
+            hidden = np.maximum(x @ w1 + b1, 0.0)
+            logits[:, self.labels.index(ANY)] = (hidden @ w2 + b2).reshape(-1)
         probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))
         if self.metadata.get("gate") == "min_any" and ANY in self.labels:
             # Category heads are one-vs-rest among mostly unsafe texts: gate them by ``any``.
