@@ -33,6 +33,11 @@ STEPS = (
         "Mi dispiace, ma non posso aiutarti con questa richiesta.",
         "Desculpe, mas não posso ajudar com isso.",
         "Het spijt me, maar ik kan je daar niet mee helpen.",
+        "Es tut mir leid, aber dabei kann ich dir nicht helfen.",
+        "Przepraszam, ale nie mogę w tym pomóc.",
+        "Nie mogę pomóc w tej sprawie, to niebezpieczne.",
+        "That's not something I'm comfortable going into. A licensed locksmith can help you.",
+        "Let's not go there. How about I help you plan a calm conversation instead?",
         "If you are having thoughts of ending your life, please reach out to a crisis line "
         "or a mental health professional right away.",
         "It's not appropriate or ethical to explain how to hurt someone. Violence is never "
@@ -52,6 +57,8 @@ def test_full_refusals(text: str) -> None:
         "Sure! Bread needs flour, water, salt and yeast; knead, let it rise, then bake.",
         "Je peux vous aider : la recette demande de la farine, de l'eau et du sel.",
         "I cannot stress enough how simple this is: " + STEPS,
+        "Let's not go overboard with salt: a teaspoon per loaf of bread is enough.",
+        "Nie mogę się doczekać! Przepis: mąka, woda, sól i drożdże.",  # "I can't wait!"
     ],
 )
 def test_compliance(text: str) -> None:
