@@ -1,7 +1,7 @@
 """Guard service latency and throughput against the raw classifier.
 
     HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/guard_latency.py [--requests 300]
-        [--concurrency 32] [--load-requests 1000] [--json]
+        [--concurrency 32] [--load-requests 1000] [--threads N] [--json]
 
 Starts ``harmscope guard``'s app with uvicorn on 127.0.0.1 (a free port, separate process),
 then measures with httpx async clients:
@@ -11,6 +11,10 @@ then measures with httpx async clients:
    one text per request), with p50 / p99 under load;
 3. the raw limit in this process: one-text forward pass latency and batched (64) texts/s of
    the embedding detector without HTTP.
+
+``--threads`` sets torch's intra-op threads in the server and for the raw measurement alike
+(default: torch's own choice, one per core). On a machine shared with other busy processes, one
+thread is much faster: a two-thread forward pass waits for whichever thread was descheduled.
 
 Texts are harmscope's own ordinary prompts (``guard/benign_prompts.txt``). Every loop is
 bounded in count and time; the server is stopped at the end.
@@ -48,20 +52,29 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def serve_forever(port: int) -> None:
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def serve_forever(port: int, threads: int | None) -> None:
     import uvicorn
 
     from harmscope.guard import load_guard
     from harmscope.guard.app import create_app
 
+    set_threads(threads)
     guard = load_guard("embedding")
     guard.check_sync(["warm up"])
     uvicorn.run(create_app(guard), host="127.0.0.1", port=port, log_level="warning")
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, threads: int | None) -> subprocess.Popen[bytes]:
+    extra = ["--threads", str(threads)] if threads else []
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port)],
+        [sys.executable, __file__, "--serve", str(port), *extra],
         env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
         stderr=subprocess.DEVNULL,
     )
@@ -133,15 +146,17 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--load-requests", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve_forever(args.serve)
+        serve_forever(args.serve, args.threads)
         return
+    set_threads(args.threads)
     pool = texts()
     port = free_port()
-    proc = start_server(port)
+    proc = start_server(port, args.threads)
     url = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(single(url, pool, 20))  # warm up
@@ -158,6 +173,7 @@ def main() -> None:
         "server_load_p50_ms": 1000 * statistics.median(load_lat),
         "server_load_p99_ms": 1000 * pct(load_lat, 0.99),
         "concurrency": args.concurrency,
+        "threads": args.threads,
         "raw_single_p50_ms": raw["single_p50_ms"],
         "raw_single_p99_ms": raw["single_p99_ms"],
         "raw_batched_texts_per_s": raw["batched_texts_per_s"],
