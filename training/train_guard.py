@@ -14,7 +14,14 @@ Data (splits fixed by a stable hash of the text, see ``harmscope.guard.data``):
 
 Heads: one-vs-rest logistic regression (scikit-learn) per category with at least
 ``--min-positives`` training positives (a sub-category's positives count for its parent), and
-an ``any`` head (all unsafe vs all safe). Inference needs numpy only.
+an ``any`` head (all unsafe vs all safe): logistic by default, or with ``--any-head mlp`` a
+one-hidden-layer MLP (``--hidden``, ``--alpha``; early stopping on a slice of the training
+rows). Inference needs numpy only.
+
+Other training mixes: ``--sets`` replaces the list of training sets (for example adding
+``authored-lookalike``, ``rtp`` and ``bbq``), ``--cap bbq=600`` keeps at most 600 training rows
+of a set (seeded draw). The shipped weights come from the defaults (``--seed 0``); see
+``src/harmscope/guard/weights/README.md`` for mixes tried and why they were not shipped.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, f1_score
+from sklearn.neural_network import MLPClassifier
 
 from harmscope.embed import get_embedder
 from harmscope.guard.data import LabelledText, load_public_set
@@ -161,6 +169,31 @@ def youden_threshold(y: np.ndarray, p: np.ndarray, *, lo: float = 0.2, hi: float
     return float(grid[int(np.argmax(j))])
 
 
+def cap_rows(rows: list[LabelledText], caps: list[str], *, seed: int) -> list[LabelledText]:
+    """Keep at most N training rows of a set (``SET=N``), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    for spec in caps:
+        name, _, n = spec.partition("=")
+        idx = [i for i, r in enumerate(rows) if r.source == name]
+        if len(idx) > int(n):
+            keep = set(rng.choice(idx, int(n), replace=False).tolist())
+            rows = [r for i, r in enumerate(rows) if r.source != name or i in keep]
+    return rows
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, args: argparse.Namespace) -> MLPClassifier:
+    """One-hidden-layer MLP for the any head; safe rows repeated ``safe_weight`` times."""
+    reps = np.where(y == 0, max(1, round(args.safe_weight)), 1)
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(args.hidden,),
+        alpha=args.alpha,
+        early_stopping=True,
+        random_state=args.seed,
+        max_iter=300,
+    )
+    return mlp.fit(np.repeat(x, reps, axis=0), np.repeat(y, reps))
+
+
 def main() -> None:
     """Train, choose thresholds, evaluate, write weights."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -171,19 +204,29 @@ def main() -> None:
     ap.add_argument("--C", type=float, default=1.0)
     ap.add_argument("--safe-weight", type=float, default=2.0, help="extra weight of safe rows")
     ap.add_argument("--cache", default=None, help="npz file caching embeddings by text")
+    ap.add_argument(
+        "--any-head", choices=["logistic", "mlp"], default="logistic", help="model of the any head"
+    )
+    ap.add_argument("--hidden", type=int, default=256, help="MLP hidden units")
+    ap.add_argument("--alpha", type=float, default=1e-3, help="MLP L2 penalty")
+    ap.add_argument(
+        "--cap", action="append", default=[], metavar="SET=N", help="most train rows of a set"
+    )
+    ap.add_argument("--sets", nargs="+", default=TRAIN_SETS, help="training sets")
     args = ap.parse_args()
     np.random.seed(args.seed)
     t0 = time.monotonic()
+    train_sets = list(args.sets)
 
-    train = load("train", TRAIN_SETS)
-    val = load("val", TRAIN_SETS + VAL_ONLY)
-    test_sets = {n: load_public_set(n, split="test") for n in TRAIN_SETS + VAL_ONLY + ["xstest"]}
+    train = cap_rows(load("train", train_sets), args.cap, seed=args.seed)
+    val = load("val", train_sets + VAL_ONLY)
+    test_sets = {n: load_public_set(n, split="test") for n in train_sets + VAL_ONLY + ["xstest"]}
     train_keys = {r.text.strip().casefold() for r in train}
     for name, rows in [("val", val), *test_sets.items()]:
         leaked = sum(r.text.strip().casefold() in train_keys for r in rows)
         assert leaked == 0, f"{leaked} {name} rows are in the training split"
     log("data (train / val rows):")
-    for name in TRAIN_SETS + VAL_ONLY:
+    for name in train_sets + VAL_ONLY:
         n_tr = sum(r.source.startswith(name) for r in train)
         n_va = sum(r.source.startswith(name) for r in val)
         log(f"  {name:24s} train={n_tr:5d} val={n_va:5d} test={len(test_sets[name]):5d}")
@@ -195,6 +238,16 @@ def main() -> None:
     labels = ["any", *head_labels(train, args.min_positives, args.min_sub)]
     log("heads:", ", ".join(labels))
     weights, biases, thresholds, head_stats = [], [], {}, {}
+    extra_arrays: dict[str, np.ndarray] = {}
+
+    def any_proba(logistic: LogisticRegression, x: np.ndarray) -> np.ndarray:
+        """The any head's probability: the MLP's when trained, else the logistic one."""
+        if extra_arrays:
+            hidden = np.maximum(x @ extra_arrays["any_W1"] + extra_arrays["any_b1"], 0.0)
+            z = (hidden @ extra_arrays["any_W2"] + extra_arrays["any_b2"]).reshape(-1)
+            return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
+        return logistic.predict_proba(x)[:, 1]
+
     for label in labels:
         y_tr, y_va = targets(train, label), targets(val, label)
         m_tr, m_va = y_tr >= 0, y_va >= 0
@@ -202,8 +255,16 @@ def main() -> None:
         clf.fit(
             x_tr[m_tr], y_tr[m_tr], sample_weight=np.where(y_tr[m_tr] == 0, args.safe_weight, 1.0)
         )
+        if label == "any" and args.any_head == "mlp":
+            mlp = fit_mlp(x_tr, y_tr, args)
+            extra_arrays = {
+                "any_W1": mlp.coefs_[0].astype(np.float32),
+                "any_b1": mlp.intercepts_[0].astype(np.float32),
+                "any_W2": mlp.coefs_[1].astype(np.float32),
+                "any_b2": mlp.intercepts_[1].astype(np.float32),
+            }
         if label == "any":
-            p_any_va = clf.predict_proba(x_va)[:, 1]
+            p_any_va = any_proba(clf, x_va)
             p_va = p_any_va
             thresholds[label] = youden_threshold(y_va, p_va)
         else:
@@ -219,6 +280,8 @@ def main() -> None:
             if 0 < y_va[m_va].sum() < m_va.sum()
             else None,
         }
+        if label == "any":
+            clf_any = clf
         weights.append(clf.coef_[0].astype(np.float32))
         biases.append(np.float32(clf.intercept_[0]))
         log(
@@ -229,10 +292,11 @@ def main() -> None:
     W, b = np.stack(weights), np.array(biases, dtype=np.float32)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "embedding_head.npz", W=W, b=b)
+    np.savez(out / "embedding_head.npz", W=W, b=b, **extra_arrays)
 
     def decide(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = 1.0 / (1.0 + np.exp(-(x @ W.T + b)))
+        p[:, 0] = any_proba(clf_any, x)
         p[:, 1:] = np.minimum(p[:, 1:], p[:, :1])
         flagged = np.zeros(len(x), dtype=int)
         for j, label in enumerate(labels):
@@ -252,12 +316,16 @@ def main() -> None:
         "thresholds": thresholds,
         "heads": head_stats,
         "training": {
-            "command": "python training/train_guard.py",
+            "command": "python training/train_guard.py " + " ".join(sys.argv[1:]),
             "seed": args.seed,
             "C": args.C,
             "safe_weight": args.safe_weight,
-            "train_sets": TRAIN_SETS,
-            "threshold_sets": TRAIN_SETS + VAL_ONLY,
+            "any_head": args.any_head,
+            "hidden": args.hidden if args.any_head == "mlp" else None,
+            "alpha": args.alpha if args.any_head == "mlp" else None,
+            "caps": args.cap,
+            "train_sets": train_sets,
+            "threshold_sets": train_sets + VAL_ONLY,
             "held_out": "xstest (all); test split of every set (hash buckets 75-99, "
             "openai-moderation-dev 50-99)",
             "train_rows": len(train),
