@@ -10,7 +10,10 @@ shipped weights; ``--write-weights`` writes them into ``src/harmscope/judges/wei
 Data (read by path from the data folder, never copied):
 
 * refusal head — XSTest model completions (human 3-way labels, one file per model);
-* harm head — HarmBench's classifier validation set (human majority label).
+* harm head — HarmBench's classifier validation set (human majority label), plus the XSTest
+  completions whose harm is known from their human label: every answer to a safe prompt and
+  every full refusal is harmless. (HarmBench's requests are all harmful: without these the head
+  would learn that any compliance is harmful, however benign the request.)
 
 harmscope's authored check set (``judges/data/checkset.jsonl``) is never trained on: a scan
 measures the judge's error there by default, so it must stay unseen. It is scored last, as one
@@ -20,9 +23,9 @@ Held-out figures:
 
 * refusal — train on one XSTest model's completions, test on the other model's (both
   directions); no row of the test model is ever in training;
-* harm — 5-fold cross-validation grouped by HarmBench behaviour (no behaviour is ever in both
-  the training and the test fold), with a per-source-model breakdown of the out-of-fold
-  predictions;
+* harm — 5-fold cross-validation grouped by HarmBench behaviour / XSTest prompt (no behaviour
+  or prompt is ever in both the training and the test fold), with a per-source-model breakdown
+  of the out-of-fold predictions and the figures on the HarmBench rows alone;
 * both — the shipped heads (trained on all of their data) on the check set.
 
 Class weights: none for the refusal head, balanced for the harm head. The regularisation strength
@@ -39,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +58,7 @@ SEED = 0
 _SEVERITY = {"full_compliance": 0, "partial_refusal": 1, "full_refusal": 2}
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 FOLDS = 5
-SOURCES = {"refusal": ["xstest"], "harm": ["harmbench-val"]}
+SOURCES = {"refusal": ["xstest"], "harm": ["harmbench-val", "xstest"]}
 """Dataset ids (as ``load_dataset`` names them) each head is trained on."""
 SCRATCH = Path(tempfile.gettempdir()) / "harmscope-judges"
 Array = npt.NDArray[Any]
@@ -192,8 +195,12 @@ def train_harm(
     *,
     threshold: float = 0.5,
     seed: int = SEED,
+    subset: dict[str, list[int]] | None = None,
 ) -> tuple[dict[str, Any], Params]:
-    """Behaviour-grouped CV figures (overall and per source model), then the full head."""
+    """Behaviour-grouped CV figures, then the head trained on every row.
+
+    The figures are overall, per source model, and per named ``subset`` of rows.
+    """
     y = np.array(["1" if h else "0" for h in harmful])
     prob, chosen = np.zeros(len(y)), []
     for split in group_folds(groups, FOLDS, seed=seed):
@@ -215,10 +222,27 @@ def train_harm(
         f"threshold_{threshold}": binary_metrics(truth, pred).model_dump(),
         "per_source": per_source,
     }
+    for name, rows in (subset or {}).items():
+        m = binary_metrics([truth[i] for i in rows], [pred[i] for i in rows])
+        figures[f"{name}_only"] = m.model_dump()
     print(f"harm: grouped {FOLDS}-fold {figures[f'threshold_{threshold}']}", file=sys.stderr)
     c = choose_c(x, y, groups, balanced=True, seed=seed)
     meta = {"held_out": figures, "C": c, "threshold": threshold, "n_train": len(y)}
     return meta, fit(x, y, c, balanced=True, seed=seed)
+
+
+def harmless_xstest(items: Sequence[LabelledItem]) -> list[LabelledItem]:
+    """XSTest answers whose harm the human label settles: to a safe prompt, or a full refusal.
+
+    They are labelled harmless; their group is the prompt, so both models' answers to one
+    prompt share a fold. Compliance with an unsafe (contrast) prompt is left out: XSTest does
+    not say whether it helped.
+    """
+    return [
+        replace(i, harmful=False, group=f"xstest:{i.group or i.id}")
+        for i in items
+        if i.expected == "comply" or i.refusal_label == "full_refusal"
+    ]
 
 
 def save(path: Path, params: Params) -> None:
@@ -269,10 +293,14 @@ def main() -> None:
             f"{XSTEST_COMPLETIONS} ({len(xstest)} rows: "
             f"{', '.join(sorted({i.source for i in xstest}))})"
         ],
-        "harm": [f"{HARMBENCH_VAL} ({len(harmbench)} rows, human majority of 3)"],
+        "harm": [
+            f"{HARMBENCH_VAL} ({len(harmbench)} rows, human majority of 3)",
+            f"{XSTEST_COMPLETIONS} ({len(harmless_xstest(xstest))} rows labelled harmless: "
+            "answers to safe prompts and full refusals)",
+        ],
     }
     print(json.dumps(data_list, indent=1), file=sys.stderr)
-    xr = emb.refusal_features(embedder, [i.response for i in xstest])
+    xr, xh_xstest = emb.features(embedder, [i.prompt for i in xstest], [i.response for i in xstest])
     ref_meta, ref_params = train_refusal(
         xr,
         [str(i.refusal_label) for i in xstest],
@@ -281,13 +309,18 @@ def main() -> None:
         [i.response for i in xstest],
         seed=args.seed,
     )
+    harmless = harmless_xstest(xstest)
+    keep = {i.id for i in harmless}
+    harm_items = harmbench + harmless
     _, xh = emb.features(embedder, [i.prompt for i in harmbench], [i.response for i in harmbench])
+    xh = np.vstack([xh, xh_xstest[[k for k, i in enumerate(xstest) if i.id in keep]]])
     harm_meta, harm_params = train_harm(
         xh,
-        [bool(i.harmful) for i in harmbench],
-        [i.group for i in harmbench],
-        [i.source for i in harmbench],
+        [bool(i.harmful) for i in harm_items],
+        [i.group for i in harm_items],
+        [i.source for i in harm_items],
         seed=args.seed,
+        subset={"harmbench-val": list(range(len(harmbench)))},
     )
     xcr, xch = emb.features(embedder, [i.prompt for i in check], [i.response for i in check])
     unseen = _checkset_figures(check, xcr, xch, ref_params, harm_params, harm_meta["threshold"])

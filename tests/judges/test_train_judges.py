@@ -110,3 +110,23 @@ def test_default_output_is_not_the_shipped_weights(tj: ModuleType) -> None:
 
     assert tj.SCRATCH.resolve() != WEIGHTS_DIR.resolve()
     assert "checkset" not in {s for names in tj.SOURCES.values() for s in names}
+
+
+def test_harmless_xstest_rows_are_only_those_the_labels_settle(tj: ModuleType) -> None:
+    from harmscope.judges.labelled import LabelledItem
+
+    def item(i: int, expected: str, label: str) -> LabelledItem:
+        return LabelledItem(id=f"m.{i}", prompt="p", response="r", refusal_label=label,  # type: ignore[arg-type]
+                            refusal=label != "full_compliance", expected=expected, source="m",
+                            group=str(i))  # fmt: skip
+
+    items = [
+        item(1, "comply", "full_compliance"),  # safe prompt answered: harmless
+        item(2, "comply", "partial_refusal"),  # safe prompt: harmless whatever the answer
+        item(3, "refuse", "full_refusal"),  # unsafe prompt refused: harmless
+        item(4, "refuse", "full_compliance"),  # unsafe prompt answered: unknown, left out
+        item(5, "refuse", "partial_refusal"),  # unknown, left out
+    ]
+    kept = tj.harmless_xstest(items)
+    assert [i.id for i in kept] == ["m.1", "m.2", "m.3"]
+    assert all(i.harmful is False and i.group == f"xstest:{i.id[2:]}" for i in kept)

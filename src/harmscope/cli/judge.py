@@ -36,6 +36,16 @@ def _summary(report: Any) -> dict[str, Any]:
     return {k: getattr(report, k) for k in _KEYS} | {"unscored": getattr(report, "unscored", 0)}
 
 
+def _held_out(judge: Any, task: str) -> dict[str, Any]:
+    """Held-out figures a trained judge (or its members) recorded for ``task``, by judge id."""
+    found = {}
+    for member in (judge, *getattr(judge, "judges", ())):
+        meta = getattr(member, "meta", None)
+        if isinstance(meta, dict) and isinstance(meta.get(task), dict):
+            found[str(member.id)] = meta[task].get("held_out")
+    return found
+
+
 def _table(report: Any, data: str) -> None:
     from rich.table import Table
 
@@ -87,13 +97,21 @@ def eval_judge(
     """Run a judge on labelled responses; report accuracy, precision, recall, F1 and kappa."""
     from harmscope.errors import HarmscopeError
     from harmscope.judges import load_judge
-    from harmscope.judges.evaluate import evaluate
+    from harmscope.judges.evaluate import evaluate, trained_on_data
     from harmscope.judges.labelled import load_dataset
 
     if task not in ("refusal", "harm"):
         raise HarmscopeError(f"--task must be refusal or harm, not {task!r}")
     items = load_dataset(data)
     built = load_judge(judge)
+    seen = trained_on_data(built, data, task)  # type: ignore[arg-type]
+    if seen:
+        err.print(
+            f"warning: {', '.join(seen)} was trained on {data}: these figures are in-sample and "
+            "flatter it; its held-out figures are in its training metadata.",
+            style="yellow",
+            highlight=False,
+        )
     err.print(f"judging {len(items)} responses with {built.id}", highlight=False)
     report = evaluate(built, items, task)  # type: ignore[arg-type]
     if json_out:
@@ -109,6 +127,9 @@ def eval_judge(
                         for k, v in report.per_source.items()},
             baselines={k: _summary(v) for k, v in report.baselines.items()},
         )  # fmt: skip
+        if seen:
+            payload["trained_on_data"] = seen
+            payload["held_out"] = _held_out(built, task)
         print_json(payload)
     else:
         _table(report, data)

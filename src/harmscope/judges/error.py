@@ -34,7 +34,14 @@ from pydantic import BaseModel, ConfigDict
 
 from harmscope.errors import DataError
 from harmscope.judges.base import Judge
-from harmscope.judges.evaluate import EvalReport, Task, evaluate, judge_items, report_from_verdicts
+from harmscope.judges.evaluate import (
+    EvalReport,
+    Task,
+    evaluate,
+    judge_items,
+    report_from_verdicts,
+    trained_on_data,
+)
 from harmscope.judges.labelled import load_dataset
 from harmscope.metrics import CategoryMetrics, Metrics, Rate
 
@@ -165,9 +172,24 @@ def corrected_from_report(
     )
 
 
+def _require_unseen(judge: Judge, source: str | Path, task: Task) -> None:
+    seen = trained_on_data(judge, source, task)
+    if seen:
+        raise DataError(
+            f"{', '.join(seen)} was trained on {source}: its error there would be in-sample. "
+            "Measure it on labelled data it did not see (the authored check set 'checkset', "
+            "another labelled file), or skip the measurement ('none')."
+        )
+
+
 def builtin_error(judge: Judge, task: Task = "refusal") -> EvalReport:
-    """The judge measured on harmscope's authored check set (refusal or harm labels)."""
-    return evaluate(judge, load_dataset("checkset"), task)
+    """The judge measured on harmscope's authored check set (refusal or harm labels).
+
+    Raises:
+        DataError: The judge was trained on the check set.
+    """
+    _require_unseen(judge, CHECKSET, task)
+    return evaluate(judge, load_dataset(CHECKSET), task)
 
 
 class Confusion(BaseModel):
@@ -247,9 +269,14 @@ async def measure_async(
 ) -> MeasuredError:
     """Measure ``judge`` on labelled data: the check set, ``xstest``, ``harmbench-val`` or a file.
 
+    The judge must not have been trained on the data: its error there would be in-sample and
+    would understate the correction a run needs.
+
     Raises:
-        DataError: The labelled data is missing, malformed or has no ``task`` labels.
+        DataError: The labelled data is missing, malformed, has no ``task`` labels, or the judge
+            was trained on it.
     """
+    _require_unseen(judge, source, task)
     items = [
         i
         for i in load_dataset(str(source))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from harmscope.errors import DataError
 from harmscope.judges.base import Judge
-from harmscope.judges.labelled import LabelledItem
+from harmscope.judges.labelled import LabelledItem, dataset_id
 from harmscope.records import Case, Response, Verdict
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "evaluate",
     "judge_items",
     "report_from_verdicts",
+    "trained_on_data",
 ]
 
 Task = Literal["refusal", "harm"]
@@ -240,6 +242,22 @@ async def judge_items(
             return await judge.judge(case, response)
 
     return list(await asyncio.gather(*(one(c, r) for c, r in zip(cases, responses, strict=True))))
+
+
+def trained_on_data(judge: Judge, data: str | Path, task: Task) -> list[str]:
+    """Ids of ``judge`` (or of its ensemble members) whose ``task`` training data include ``data``.
+
+    A trained judge declares what it learnt from in a ``trained_on`` mapping (task -> dataset
+    ids, as :func:`~harmscope.judges.labelled.dataset_id` names them). Figures measured on such
+    data are in-sample and flatter the judge.
+    """
+    wanted = dataset_id(data)
+    found = []
+    for member in (judge, *getattr(judge, "judges", ())):
+        trained: Mapping[str, Collection[str]] = getattr(member, "trained_on", None) or {}
+        if wanted in trained.get(task, ()):
+            found.append(str(member.id))
+    return found
 
 
 def evaluate(

@@ -28,9 +28,12 @@ from harmscope.records import RefusalLabel
 from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
+    "CHECKSET_PATH",
+    "DATASETS",
     "HARMBENCH_VAL",
     "XSTEST_COMPLETIONS",
     "LabelledItem",
+    "dataset_id",
     "load_dataset",
     "parse_baseline_label",
     "read_harmbench_val",
@@ -44,6 +47,10 @@ XSTEST_COMPLETIONS = "xstest/model_completions"
 HARMBENCH_VAL = "harmbench/data/classifier_val_sets/text_behaviors_val_set.json"
 """HarmBench's classifier validation set, relative to the data folder."""
 _HARMBENCH_BEHAVIOURS = "harmbench/data/behavior_datasets/harmbench_behaviors_text_all.csv"
+CHECKSET_PATH = Path(__file__).parent / "data" / "checkset.jsonl"
+"""harmscope's authored labelled check set (``load_dataset("checkset")``)."""
+DATASETS = ("xstest", "harmbench-val", "checkset")
+"""The labelled sets ``load_dataset`` knows by name."""
 _XSTEST_LABELS: dict[str, RefusalLabel] = {
     "1_full_compliance": "full_compliance",
     "2_full_refusal": "full_refusal",
@@ -363,6 +370,18 @@ def read_harmbench_val(
     return items
 
 
+def dataset_id(name: str | Path) -> str:
+    """What training metadata calls labelled data: one of :data:`DATASETS`, else the file's path.
+
+    A path to the packaged check set is ``checkset``.
+    """
+    text = str(name)
+    if text in DATASETS:
+        return text
+    path = Path(text).expanduser().resolve()
+    return "checkset" if path == CHECKSET_PATH.resolve() else str(path)
+
+
 def load_dataset(name: str, data_dir: str | Path | None = None) -> list[LabelledItem]:
     """``xstest`` (all completion files), ``harmbench-val``, or a path to a labelled JSONL.
 
@@ -375,7 +394,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None) -> list[Labelled
         path = _data_path(data_dir, HARMBENCH_VAL)
         return read_harmbench_val(path, _data_path(data_dir, _HARMBENCH_BEHAVIOURS))
     if name == "checkset":
-        return read_jsonl(Path(__file__).parent / "data" / "checkset.jsonl")
+        return read_jsonl(CHECKSET_PATH)
     if not Path(name).exists():
         raise DataError(f"{name}: no such file (or use xstest, harmbench-val, checkset)")
     return read_jsonl(name)
