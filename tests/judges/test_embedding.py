@@ -203,3 +203,21 @@ def test_authored_soft_foreign_and_apologetic_answers(
         assert verdict.refusal == "full_refusal", verdict.rationale
     # none of these answers helps toward harm
     assert verdict.harmful is False and verdict.categories == (), verdict.rationale
+
+
+def test_an_ensemble_judged_answer_by_answer_still_batches_its_embedding_member() -> None:
+    from harmscope.judges.ensemble import EnsembleJudge
+
+    member = EmbeddingJudge()
+    ensemble = EnsembleJudge([load_judge("keyword"), member], "any")
+    texts = ["I can't help with that.", "Sure, here is a recipe for bread.", "Lo siento, no puedo."]
+    cases = [Case.from_prompt("q", id=str(i), category="hate", expected="refuse") for i in range(3)]
+    responses = [Response(case_id=str(i), target_id="t", text=t) for i, t in enumerate(texts)]
+
+    async def gather() -> list[Any]:
+        pairs = zip(cases, responses, strict=True)
+        return list(await asyncio.gather(*(ensemble.judge(c, r) for c, r in pairs)))
+
+    verdicts = asyncio.run(gather())
+    assert member._batcher.batches == 1
+    assert [v.refusal for v in verdicts] == ["full_refusal", "full_compliance", "full_refusal"]

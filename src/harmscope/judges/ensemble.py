@@ -122,8 +122,13 @@ class EnsembleJudge:
         ]
 
     async def judge(self, case: Case, response: Response) -> Verdict:
-        """Judge one answer with every member and combine."""
-        return (await self.judge_batch([case], [response]))[0]
+        """Judge one answer with every member and combine.
+
+        Members are called through ``judge`` so that one that gathers concurrent calls into
+        batches (the embedding judge) still does when a runner judges answers one by one.
+        """
+        verdicts = await asyncio.gather(*(j.judge(case, response) for j in self.judges))
+        return combine(case.id, self.id, list(verdicts), self.rule)
 
 
 def create(judges: str = "keyword+embedding", rule: str = "vote") -> EnsembleJudge:
