@@ -20,7 +20,10 @@ The protocol:
   (XSTest's unsafe vs safe prompts).
 * **Positions and baselines.** AUROC per layer at t_inst and at every t_post-inst position;
   next to it a norm-matched random direction (seeded) at the chosen layer and a bag-of-words
-  logistic regression fitted on the same fit split.
+  logistic regression fitted on the same fit split. At t_post-inst each position's layer is
+  chosen on the selection split; the table's "max post" column is the best of those positions
+  on the evaluated data itself, an optimistic upper bound shown for comparison only (the JSON
+  report has every position).
 * **Costs.** The wall time to capture and fit 128 + 128 prompts, and the Latent Guard's
   overhead on top of the model's own forward pass (the probe read by a hook in the pass that
   serves the request) — medians of repeated timed runs after a warm-up.
@@ -392,7 +395,7 @@ def _print(report: dict[str, Any]) -> None:
         f"(selection AUROC {report['selection_auroc']:.3f}; fit {report['n']['fit']}, "
         f"selection {report['n']['selection']}, test {report['n']['test']})"
     )
-    head = f"{'evaluation':<20}{'n+/n-':>10}{'t_inst':>8}{'best post':>11}{'random':>8}{'BoW':>7}{'TPR':>7}{'FPR':>7}"
+    head = f"{'evaluation':<20}{'n+/n-':>10}{'t_inst':>8}{'max post':>11}{'random':>8}{'BoW':>7}{'TPR':>7}{'FPR':>7}"
     print(head)
     for name, r in report["evaluations"].items():
         best_post = max(r["post"], key=lambda row: row["auroc"]) if r["post"] else None
