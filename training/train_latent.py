@@ -29,8 +29,9 @@ The protocol:
   serves the request) — medians of repeated timed runs after a warm-up.
 
 The probe (centroids, chosen layer, threshold and calibration) and the harmfulness direction
-are written to ``--out`` (by default the package's ``latent/weights/<model slug>/``, where scans, ``latent eval`` and the guard's ``latent`` detector find it); the figures
-go to ``--report`` as JSON and to stdout as a table.
+are written to ``--out`` (by default the package's ``latent/weights/<model slug>/``, where
+scans, ``latent eval`` and the guard's ``latent`` detector find it); the figures go to
+``--report`` as JSON and to stdout as a table.
 """
 
 from __future__ import annotations
@@ -395,8 +396,8 @@ def _print(report: dict[str, Any]) -> None:
         f"(selection AUROC {report['selection_auroc']:.3f}; fit {report['n']['fit']}, "
         f"selection {report['n']['selection']}, test {report['n']['test']})"
     )
-    head = f"{'evaluation':<20}{'n+/n-':>10}{'t_inst':>8}{'max post':>11}{'random':>8}{'BoW':>7}{'TPR':>7}{'FPR':>7}"
-    print(head)
+    cols = f"{'t_inst':>8}{'max post':>11}{'random':>8}{'BoW':>7}{'TPR':>7}{'FPR':>7}"
+    print(f"{'evaluation':<20}{'n+/n-':>10}{cols}")
     for name, r in report["evaluations"].items():
         best_post = max(r["post"], key=lambda row: row["auroc"]) if r["post"] else None
         post = f"{best_post['auroc']:.3f}@{best_post['offset']}" if best_post else "-"
