@@ -79,3 +79,29 @@ def test_latent_detector_errors(fitted: tuple[Path, Path], tmp_path: Path) -> No
         latent_detector(str(model_dir), probe=tmp_path / "other")
     with pytest.raises(HarmscopeError, match="latent"):
         load_guard("nonsense")
+
+
+def test_guard_eval_cli_with_a_latent_detector_and_probe(
+    fitted: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from harmscope.cli import app
+
+    model_dir, probe = fitted
+    data = tmp_path / "prompts.jsonl"
+    rows = [{"text": t, "label": "unsafe"} for t in UNSAFE[:3]]
+    rows += [{"text": t, "label": "safe"} for t in SAFE[:3]]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ["guard", "eval", "--guard", f"latent:{model_dir}", "--latent-probe", str(probe)]
+    result = CliRunner().invoke(app, [*args, "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["n"] == 6
+    # a missing probe folder is a one-line error, not a traceback
+    bad = CliRunner().invoke(
+        app, [*args[:4], "--latent-probe", str(tmp_path / "nope"), "--data", str(data)]
+    )
+    assert bad.exit_code != 0 and "Traceback" not in bad.output

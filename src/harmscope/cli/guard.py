@@ -22,9 +22,16 @@ app = typer.Typer(
 
 GuardOpt = Annotated[
     str,
-    typer.Option(help="Detectors joined by '+': embedding (shipped heads), llm:<provider/model>."),
+    typer.Option(
+        help="Detectors joined by '+': embedding (shipped heads), llm:<provider/model>, "
+        "latent[:<local model>] (the Latent Guard on the model's hidden states)."
+    ),
 ]
 PolicyOpt = Annotated[str | None, typer.Option(help="Policy file (YAML or JSON).")]
+LatentProbeOpt = Annotated[
+    str | None,
+    typer.Option(help="Probe folder for a latent detector (default: the one shipped for it)."),
+]
 
 
 @app.command("serve")
@@ -48,12 +55,13 @@ def serve(
     base_url: Annotated[
         str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
     ] = None,
+    latent_probe: LatentProbeOpt = None,
 ) -> None:
     """Serve /v1/moderations, the /v1/chat/completions proxy, /healthz and /metrics."""
     from harmscope.guard.app import serve as serve_app
     from harmscope.guard.engine import load_guard
 
-    built = load_guard(guard, policy=policy, base_url=base_url)
+    built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
     token = os.environ.get(auth_token_env) or None
     err.print(
         f"guard {built.name} at http://{host}:{port}/v1/moderations"
@@ -87,6 +95,7 @@ def evaluate(
     base_url: Annotated[
         str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
     ] = None,
+    latent_probe: LatentProbeOpt = None,
     card: Annotated[
         str | None, typer.Option(help="Write a guard card to PATH.md and PATH.json.")
     ] = None,
@@ -98,7 +107,7 @@ def evaluate(
 
     specs = data or ["xstest", "openai-moderation-dev", "jailbreakbench", "toxigen"]
     sets = dict(load_eval_data(s) for s in specs)
-    built = load_guard(guard, policy=policy, base_url=base_url)
+    built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
     result = asyncio.run(evaluate_guard(built, sets))
     if card:
         meta = next((getattr(d, "metadata", None) for d in built.detectors), None)
