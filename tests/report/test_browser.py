@@ -129,6 +129,23 @@ def _png_pixels(path: Path):
     return width, height, bpp, rows
 
 
+def _assert_screenshot_not_blank(tmp_path, page: Path, png: Path, size: tuple[int, int]):
+    """Screenshot ``page`` at ``size`` into ``png``: many colours, none covering 95 %."""
+    shot = _chromium(
+        tmp_path, page.as_uri(), f"--screenshot={png}", f"--window-size={size[0]},{size[1]}"
+    )
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    width, height, bpp, rows = _png_pixels(png)
+    assert (width, height) == size
+    colours: dict[bytes, int] = {}
+    for row in rows[::7]:
+        for x in range(0, width * bpp, bpp * 5):
+            px = row[x : x + 3]
+            colours[px] = colours.get(px, 0) + 1
+    top = max(colours.values()) / sum(colours.values())
+    assert len(colours) > 20 and top < 0.95, f"{len(colours)} colours, top share {top:.2f}"
+
+
 @pytest.fixture
 def hostile_page(tmp_path, leak_server):
     from harmscope.store import SQLiteStore
@@ -167,18 +184,7 @@ def test_hostile_output_stays_text_in_a_real_browser(tmp_path, hostile_page, lea
 
 def test_screenshot_is_not_blank(tmp_path, hostile_page):
     page, _ = hostile_page
-    png = tmp_path / "shot.png"
-    shot = _chromium(tmp_path, page.as_uri(), f"--screenshot={png}", "--window-size=1280,2000")
-    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
-    width, height, bpp, rows = _png_pixels(png)
-    assert (width, height) == (1280, 2000)
-    colours: dict[bytes, int] = {}
-    for row in rows[::7]:
-        for x in range(0, width * bpp, bpp * 5):
-            px = row[x : x + 3]
-            colours[px] = colours.get(px, 0) + 1
-    top = max(colours.values()) / sum(colours.values())
-    assert len(colours) > 20 and top < 0.95, f"{len(colours)} colours, top share {top:.2f}"
+    _assert_screenshot_not_blank(tmp_path, page, tmp_path / "shot.png", (1280, 2000))
 
 
 def test_the_checks_catch_an_unsafe_page(tmp_path, leak_server):
@@ -237,16 +243,5 @@ def test_comparison_page_in_a_real_browser(tmp_path, leak_server):
     assert not {"script", "img", "iframe", "link"} & set(scan.tags), "config became markup"
     assert scan.handlers == [] and all(u.startswith("#") for u in scan.urls)
 
-    png = tmp_path / "compare.png"
-    shot = _chromium(tmp_path, page.as_uri(), f"--screenshot={png}", "--window-size=1280,1600")
-    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
-    width, height, bpp, rows = _png_pixels(png)
-    assert (width, height) == (1280, 1600)
-    colours: dict[bytes, int] = {}
-    for row in rows[::7]:
-        for x in range(0, width * bpp, bpp * 5):
-            px = row[x : x + 3]
-            colours[px] = colours.get(px, 0) + 1
-    top = max(colours.values()) / sum(colours.values())
-    assert len(colours) > 20 and top < 0.95, f"{len(colours)} colours, top share {top:.2f}"
+    _assert_screenshot_not_blank(tmp_path, page, tmp_path / "compare.png", (1280, 1600))
     assert hits == [], f"the page made network requests: {hits}"
