@@ -25,7 +25,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -75,6 +75,23 @@ def split_of(text: str, source: str) -> Split:
     if source == "openai-moderation-dev":
         return "val" if bucket < 50 else "test"
     return "train" if bucket < 50 else ("val" if bucket < 75 else "test")
+
+
+def _glob(folder: Path, pattern: str, what: str) -> list[Path]:
+    """The files in ``folder`` matching ``pattern``, sorted; raises if there are none."""
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise NotFoundError(f"{folder}: no {what} files")
+    return files
+
+
+def _distinct(rows: Iterable[LabelledText]) -> Iterator[LabelledText]:
+    """``rows`` without repeated texts (compared normalised); the first of each is kept."""
+    seen: set[str] = set()
+    for row in rows:
+        if _key(row.text) not in seen:
+            seen.add(_key(row.text))
+            yield row
 
 
 def _csv(path: Path) -> Iterator[dict[str, str]]:
@@ -142,20 +159,18 @@ def _core(root: Path) -> Iterator[LabelledText]:
 
 
 def _toxigen(root: Path) -> Iterator[LabelledText]:
-    folder = root / "toxigen-prompts" / "prompts"
-    files = sorted(folder.glob("*_1k.txt"))
-    if not files:
-        raise NotFoundError(f"{folder}: no ToxiGen prompt files")
-    seen: set[str] = set()
-    for path in files:
-        unsafe = path.name.startswith("hate_")
-        for line in path.read_text("utf-8").splitlines():
-            for part in line.split("\\n"):
-                sentence = part.strip().lstrip("-").strip()
-                if len(sentence) < 8 or _key(sentence) in seen:
-                    continue
-                seen.add(_key(sentence))
-                yield LabelledText(sentence, unsafe, "hate" if unsafe else None)
+    files = _glob(root / "toxigen-prompts" / "prompts", "*_1k.txt", "ToxiGen prompt")
+
+    def sentences() -> Iterator[LabelledText]:
+        for path in files:
+            unsafe = path.name.startswith("hate_")
+            for line in path.read_text("utf-8").splitlines():
+                for part in line.split("\\n"):
+                    sentence = part.strip().lstrip("-").strip()
+                    if len(sentence) >= 8:
+                        yield LabelledText(sentence, unsafe, "hate" if unsafe else None)
+
+    yield from _distinct(sentences())
 
 
 def _openai_moderation(root: Path) -> Iterator[LabelledText]:
@@ -207,17 +222,14 @@ def _rtp(root: Path) -> Iterator[LabelledText]:
 
 
 def _bbq(root: Path) -> Iterator[LabelledText]:
-    folder = root / "bbq" / "data"
-    files = sorted(folder.glob("*.jsonl"))
-    if not files:
-        raise NotFoundError(f"{folder}: no BBQ files")
-    seen: set[str] = set()
-    for path in files:
-        for line in path.read_text("utf-8").splitlines():
-            context = json.loads(line)["context"].strip() if line.strip() else ""
-            if context and _key(context) not in seen:
-                seen.add(_key(context))
-                yield LabelledText(context, False, None)
+    files = _glob(root / "bbq" / "data", "*.jsonl", "BBQ")
+    contexts = (
+        json.loads(line)["context"].strip()
+        for path in files
+        for line in path.read_text("utf-8").splitlines()
+        if line.strip()
+    )
+    yield from _distinct(LabelledText(c, False, None) for c in contexts if c)
 
 
 _READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
