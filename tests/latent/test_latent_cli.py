@@ -57,11 +57,11 @@ def _json(result) -> dict:
     return json.loads(lines[0])
 
 
-def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    out = tmp_path / "fit"
-    report = _json(
-        runner.invoke(
+def _fit_probe(
+    model_dir: Path, data_file: Path, out: Path, *extra: str, positions: str = "-1"
+) -> dict:
+    return _json(
+        CliRunner().invoke(
             app,
             [
                 "fit",
@@ -71,13 +71,25 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
                 str(data_file),
                 "--out",
                 str(out),
-                "--refusal-positions=-1,-3",
-                "--refusal-min-gap=-1000",
-                "--html",
-                str(tmp_path / "fit.html"),
+                f"--refusal-positions={positions}",
+                *extra,
                 "--json",
             ],
         )
+    )
+
+
+def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "fit"
+    report = _fit_probe(
+        model_dir,
+        data_file,
+        out,
+        "--refusal-min-gap=-1000",
+        "--html",
+        str(tmp_path / "fit.html"),
+        positions="-1,-3",
     )
     assert report["n"] == {"train": 10, "val": 4, "test": 2}
     assert report["refusal"]["skipped"] is False
@@ -203,26 +215,6 @@ def test_steer_bad_mode(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["steer", "--direction", str(tmp_path), "--mode", "x", "hi"])
     assert result.exit_code != 0
     assert "ablate or add" in str(result.exception)
-
-
-def _fit_probe(model_dir: Path, data_file: Path, out: Path, *extra: str) -> dict:
-    return _json(
-        CliRunner().invoke(
-            app,
-            [
-                "fit",
-                "--model",
-                str(model_dir),
-                "--harmful",
-                str(data_file),
-                "--out",
-                str(out),
-                "--refusal-positions=-1",
-                *extra,
-                "--json",
-            ],
-        )
-    )
 
 
 @pytest.fixture(scope="module")
