@@ -17,11 +17,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` on a free loopback port; yields its base URL (``http://127.0.0.1:PORT``)."""
+def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` on loopback ``port`` (default: a free one); yields ``http://127.0.0.1:PORT``."""
     import uvicorn
 
-    port = free_port()
+    port = free_port() if port is None else port
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
-from tests.servers import chat_completion, free_port
+from tests.servers import chat_completion, free_port, serve
 
 HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
 N_CASES = 40
@@ -63,20 +63,8 @@ class SlowServer:
 @contextmanager
 def serve_on(app: FastAPI, port: int) -> Iterator[str]:
     """Run ``app`` with uvicorn on 127.0.0.1:``port``; yields the ``/v1`` base URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "test server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve(app, port=port) as url:
+        yield f"{url}/v1"
 
 
 def _env() -> dict[str, str]:
