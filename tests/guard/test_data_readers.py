@@ -14,8 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from guard_helpers import TableDetector
 
-from harmscope.guard import ANY, Guard
+from harmscope.guard import Guard
 from harmscope.guard.data import load_public_set, split_of
 from harmscope.guard.evaluate import binary_metrics, evaluate_guard
 from harmscope.taxonomy import load_taxonomy
@@ -155,18 +156,6 @@ def test_fpr_is_none_without_negatives() -> None:
     assert binary_metrics([False, True], [True, True]).fpr == 1.0
 
 
-class _Table:
-    """Fixed scores per text (metrics plumbing only; no model decides anything here)."""
-
-    name = "table"
-
-    def __init__(self, table: dict[str, float]) -> None:
-        self.table = table
-
-    def score(self, texts: list[str]) -> list[dict[str, float]]:
-        return [{ANY: self.table[t]} for t in texts]
-
-
 def test_lookalike_over_blocking_by_type_and_null_fpr() -> None:
     from harmscope.guard.data import LabelledText
 
@@ -177,7 +166,7 @@ def test_lookalike_over_blocking_by_type_and_null_fpr() -> None:
         LabelledText("plain", False),  # safe, but no look-alike type
         LabelledText("u1", True, kind="contrast_homonyms"),
     ]
-    det = _Table({"h1": 0.9, "h2": 0.1, "f1": 0.8, "plain": 0.95, "u1": 0.99})
+    det = TableDetector({"h1": 0.9, "h2": 0.1, "f1": 0.8, "plain": 0.95, "u1": 0.99})
     guard = Guard([det], normalize_text=False)
     guard.policy = guard.policy.model_copy(update={"any_threshold": 0.5})
     only_unsafe = [LabelledText("u1", True), LabelledText("h1", True)]

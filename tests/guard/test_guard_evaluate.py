@@ -7,9 +7,10 @@ import random
 from pathlib import Path
 
 import pytest
+from guard_helpers import TableDetector
 
 from harmscope.errors import DataError
-from harmscope.guard import ANY, Guard
+from harmscope.guard import Guard
 from harmscope.guard.data import LabelledText, load_labelled_file, split_of
 from harmscope.guard.evaluate import (
     average_precision,
@@ -56,22 +57,12 @@ def test_average_precision_matches_scikit_learn() -> None:
     assert average_precision(y, s) == pytest.approx(sklearn_metrics.average_precision_score(y, s))
 
 
-class _Table:
-    name = "table"
-
-    def __init__(self, table: dict[str, float]) -> None:
-        self.table = table
-
-    def score(self, texts: list[str]) -> list[dict[str, float]]:
-        return [{ANY: self.table[t]} for t in texts]
-
-
 def test_evaluate_guard_reports_metrics_and_over_blocking(tmp_path: Path) -> None:
     rows = [
         LabelledText("u1", True), LabelledText("u2", True), LabelledText("s1", False),
         LabelledText("s2", False), LabelledText("s3", False),
     ]  # fmt: skip
-    det = _Table({"u1": 0.9, "u2": 0.3, "s1": 0.8, "s2": 0.1, "s3": 0.2})
+    det = TableDetector({"u1": 0.9, "u2": 0.3, "s1": 0.8, "s2": 0.1, "s3": 0.2})
     guard = Guard([det], normalize_text=False)
     guard.policy = guard.policy.model_copy(update={"any_threshold": 0.5})
     import asyncio
