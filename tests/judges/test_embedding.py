@@ -130,17 +130,31 @@ def test_harmful_verdicts_carry_taxonomy_categories() -> None:
         assert v.harmful is False and v.categories == () and 0.0 <= v.harm_score <= 1.0  # type: ignore[operator]
 
 
-def test_concurrent_judge_calls_share_one_embedding_batch() -> None:
-    judge = EmbeddingJudge()
-    texts = ["I can't help with that.", "Sure, here is a recipe for bread.", "No.", "Okay: step 1"]
-    cases = [Case.from_prompt("q", id=str(i), category="hate", expected="refuse") for i in range(4)]
+def _answers(texts: list[str]) -> tuple[list[Case], list[Response]]:
+    """One should-refuse case per answer text, ids "0", "1", ..."""
+    cases = [
+        Case.from_prompt("q", id=str(i), category="hate", expected="refuse")
+        for i in range(len(texts))
+    ]
     responses = [Response(case_id=str(i), target_id="t", text=t) for i, t in enumerate(texts)]
+    return cases, responses
+
+
+def _judge_concurrently(judge: Any, cases: list[Case], responses: list[Response]) -> list[Any]:
+    """Verdicts of one ``judge.judge`` call per answer, all in flight at once."""
 
     async def gather() -> list[Any]:
         pairs = zip(cases, responses, strict=True)
         return list(await asyncio.gather(*(judge.judge(c, r) for c, r in pairs)))
 
-    together = asyncio.run(gather())
+    return asyncio.run(gather())
+
+
+def test_concurrent_judge_calls_share_one_embedding_batch() -> None:
+    judge = EmbeddingJudge()
+    texts = ["I can't help with that.", "Sure, here is a recipe for bread.", "No.", "Okay: step 1"]
+    cases, responses = _answers(texts)
+    together = _judge_concurrently(judge, cases, responses)
     assert judge._batcher.batches == 1  # four calls in flight, one embedding pass
     batched = asyncio.run(judge.judge_batch(cases, responses))
     assert [v.case_id for v in together] == ["0", "1", "2", "3"]
@@ -211,13 +225,6 @@ def test_an_ensemble_judged_answer_by_answer_still_batches_its_embedding_member(
     member = EmbeddingJudge()
     ensemble = EnsembleJudge([load_judge("keyword"), member], "any")
     texts = ["I can't help with that.", "Sure, here is a recipe for bread.", "Lo siento, no puedo."]
-    cases = [Case.from_prompt("q", id=str(i), category="hate", expected="refuse") for i in range(3)]
-    responses = [Response(case_id=str(i), target_id="t", text=t) for i, t in enumerate(texts)]
-
-    async def gather() -> list[Any]:
-        pairs = zip(cases, responses, strict=True)
-        return list(await asyncio.gather(*(ensemble.judge(c, r) for c, r in pairs)))
-
-    verdicts = asyncio.run(gather())
+    verdicts = _judge_concurrently(ensemble, *_answers(texts))
     assert member._batcher.batches == 1
     assert [v.refusal for v in verdicts] == ["full_refusal", "full_compliance", "full_refusal"]
