@@ -5,8 +5,10 @@
 
 Uses the Latent Guard protocol's pools and splits (``training/train_latent.py``): the
 harmfulness direction (t_inst) and the refusal direction (t_post-inst, Arditi et al.'s
-selection by bypass / induce / KL on 16 + 16 selection prompts) are fitted on the fit split;
-everything measured below is on held-out test prompts.
+selection by bypass / induce / KL on ``--select-n`` prompts per class of the selection split)
+are fitted on the fit split; everything measured below is on held-out test prompts.
+Candidates are scored at the last template token only unless ``--all-positions`` is given
+(each position costs three passes over the selection prompts per layer).
 
 * **Refusal rate** (keyword judge on greedy answers, ``--max-new-tokens``) on ``--n`` held-out
   harmful prompts before and after directional ablation, and on ``--n`` harmless prompts before
@@ -99,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--select-n", type=int, default=12, help="selection prompts per class")
+    ap.add_argument(
+        "--all-positions",
+        action="store_true",
+        help="score candidates at every t_post-inst position, not only the last (5x slower)",
+    )
     args = ap.parse_args(argv)
     proto = _protocol()
     rng = random.Random(args.seed)
@@ -123,8 +131,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     post_dim = DiffInMeans().fit(a_h.post, a_s.post)
     t1 = time.perf_counter()
+    positions = tuple(range(-post_dim.direction_.shape[1], 0)) if args.all_positions else (-1,)
     sel = select_refusal_direction(
-        m, tok, post_dim, texts(h_sel)[:16], texts(s_sel)[:16], batch_size=bs
+        m,
+        tok,
+        post_dim,
+        texts(h_sel)[: args.select_n],
+        texts(s_sel)[: args.select_n],
+        positions=positions,
+        batch_size=bs,
     )
     n_post = post_dim.direction_.shape[1]
     ref_layer = sel.best.layer
