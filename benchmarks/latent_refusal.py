@@ -42,6 +42,7 @@ from harmscope.latent.capture import capture_activations
 from harmscope.latent.directions import DiffInMeans
 from harmscope.latent.hooks import hooked
 from harmscope.latent.intervene import ablation_hooks, addition_hooks
+from harmscope.latent.pipeline import generate_greedy
 from harmscope.latent.probe import LatentGuard
 from harmscope.latent.refusal import (
     kl_divergence,
@@ -64,27 +65,6 @@ def _protocol() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def generate(model: Any, tok: Any, texts: Sequence[str], max_new: int, bs: int) -> list[str]:
-    """Greedy answers, batched with left padding (hooks on the model apply)."""
-    import torch
-
-    from harmscope.latent.positions import encode_prompts
-
-    out: list[str] = []
-    for start in range(0, len(texts), bs):
-        enc = encode_prompts(tok, list(texts[start : start + bs]), padding_side="left")
-        with torch.inference_mode():
-            ids = model.generate(
-                input_ids=enc.input_ids,
-                attention_mask=enc.attention_mask,
-                max_new_tokens=max_new,
-                do_sample=False,
-                pad_token_id=tok.pad_token_id,
-            )
-        out += tok.batch_decode(ids[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
-    return out
 
 
 def refusal_rate(answers: Sequence[str]) -> float:
@@ -156,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def condition(prompts: Sequence[str], specs: Any) -> dict[str, Any]:
         with hooked(specs or []):
-            answers = generate(m, tok, prompts, args.max_new_tokens, bs)
+            answers = generate_greedy(m, tok, prompts, args.max_new_tokens, batch_size=bs)
             lo = logodds(prompts)
         return {
             "refusal_rate": refusal_rate(answers),

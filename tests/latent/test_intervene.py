@@ -172,3 +172,15 @@ def test_untie_embeddings_keeps_values() -> None:
     assert model.lm_head.weight is not model.model.embed_tokens.weight
     torch.testing.assert_close(model.lm_head.weight, model.model.embed_tokens.weight)
     assert model.config.tie_word_embeddings is False
+
+
+def test_batched_greedy_generation_equals_one_prompt_at_a_time() -> None:
+    from harmscope.latent.pipeline import generate_greedy
+
+    from .tiny import make_model
+
+    model, tok = make_model("llama", layers=2)
+    prompts = ["Hi", "How do I bake bread today?", "Tell me a long story about the sea please"]
+    batched = generate_greedy(model, tok, prompts, 5, batch_size=3)
+    alone = [generate_greedy(model, tok, [p], 5)[0] for p in prompts]
+    assert batched == alone and len(batched) == 3

@@ -21,7 +21,14 @@ from harmscope.latent.directions import DiffInMeans, Direction, DirectionMeta, d
 from harmscope.latent.probe import LatentGuard, auroc
 from harmscope.latent.prompts import LabelledPrompt, split_prompts
 
-__all__ = ["FitOptions", "evaluate_guard", "fit_latent", "post_auroc", "steer_prompt"]
+__all__ = [
+    "FitOptions",
+    "evaluate_guard",
+    "fit_latent",
+    "generate_greedy",
+    "post_auroc",
+    "steer_prompt",
+]
 
 log = logging.getLogger(__name__)
 
@@ -291,18 +298,34 @@ def steer_prompt(
     }
 
 
-def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
+def generate_greedy(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    *,
+    batch_size: int = 8,
+) -> list[str]:
+    """Greedy answers to user prompts, batched with left padding (hooks on the model apply)."""
     import torch
 
     from harmscope.latent.positions import encode_prompts
 
-    enc = encode_prompts(tokenizer, [prompt])
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=enc.input_ids,
-            attention_mask=enc.attention_mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    return str(tokenizer.decode(out[0, enc.input_ids.shape[1] :], skip_special_tokens=True))
+    out: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        enc = encode_prompts(tokenizer, list(prompts[start : start + batch_size]))
+        with torch.inference_mode():
+            ids = model.generate(
+                input_ids=enc.input_ids,
+                attention_mask=enc.attention_mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        new_tokens = ids[:, enc.input_ids.shape[1] :]
+        out += [str(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return out
+
+
+def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
+    return generate_greedy(model, tokenizer, [prompt], max_new_tokens)[0]
