@@ -57,6 +57,10 @@ def _json(result) -> dict:
     return json.loads(lines[0])
 
 
+# a tiny random model neither refuses nor passes Arditi's filters: accept any candidate
+LOOSE = ("--refusal-min-gap=-1000", "--refusal-min-induce=-1000", "--refusal-kl-max=1000")
+
+
 def _fit_probe(
     model_dir: Path, data_file: Path, out: Path, *extra: str, positions: str = "-1"
 ) -> dict:
@@ -86,7 +90,7 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
         model_dir,
         data_file,
         out,
-        "--refusal-min-gap=-1000",
+        *LOOSE,
         "--html",
         str(tmp_path / "fit.html"),
         positions="-1,-3",
@@ -220,7 +224,7 @@ def test_steer_bad_mode(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def fitted(model_dir: Path, data_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fitted")
-    _fit_probe(model_dir, data_file, out, "--refusal-min-gap=-1000")
+    _fit_probe(model_dir, data_file, out, *LOOSE)
     return out
 
 
@@ -236,6 +240,20 @@ def test_fit_skips_refusal_when_the_model_does_not_refuse(
     assert not (tmp_path / "refusal").exists(), "no meaningless direction is saved"
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved["refusal"]["reason"] == r["reason"]
+
+
+def test_fit_saves_no_refusal_direction_when_no_candidate_passes_the_filters(
+    model_dir: Path, data_file: Path, tmp_path: Path
+) -> None:
+    report = _fit_probe(
+        model_dir, data_file, tmp_path, "--refusal-min-gap=-1000", "--refusal-kl-max=0"
+    )
+    r = report["refusal"]
+    assert r["skipped"] is True and "no candidate passed" in r["reason"]
+    assert r["candidates"] and not any(c["passed"] for c in r["candidates"])
+    assert r["refusal_phrases"]["phrases"], "the scored openings are recorded"
+    assert not (tmp_path / "refusal").exists()
+    assert (tmp_path / "harmfulness" / "direction.json").is_file()
 
 
 def test_eval_defaults_to_the_shipped_probe(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -82,12 +82,31 @@ def fit(
             "harmless ones' by less (the model barely refuses)."
         ),
     ] = 1.0,
+    refusal_score: Annotated[
+        Literal["phrases", "first-token"],
+        typer.Option(
+            help="phrases: log-odds of the openings of the model's own refusals (found from "
+            "its answers to the harmful validation prompts); first-token: Arditi et al.'s "
+            "first-token set."
+        ),
+    ] = "phrases",
+    refusal_kl_max: Annotated[
+        float, typer.Option(help="KL filter: largest mean KL a refusal candidate may cause.")
+    ] = 0.1,
+    refusal_min_induce: Annotated[
+        float,
+        typer.Option(help="Induce filter: smallest mean refusal log-odds a candidate must cause."),
+    ] = 0.0,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit the Latent Guard, the harmfulness direction and the refusal direction."""
+    """Fit the Latent Guard, the harmfulness direction and the refusal direction.
+
+    No refusal direction is saved when the model barely refuses or when no candidate passes
+    the induce and KL filters; the report says why.
+    """
     from harmscope.latent.pipeline import FitOptions, fit_latent
 
     harm = _texts(harmful, "unsafe", data_dir)
@@ -101,6 +120,9 @@ def fit(
         refusal_val=refusal_val,
         refusal_positions=_offsets(refusal_positions),
         refusal_min_gap=refusal_min_gap,
+        refusal_score=refusal_score,
+        refusal_kl_max=refusal_kl_max,
+        refusal_min_induce=refusal_min_induce,
     )
     report = fit_latent(
         loaded.model,
@@ -127,7 +149,9 @@ def fit(
         out.print(
             f"Refusal direction: layer {r['layer']}, position {r['position']}, bypass "
             f"{r['bypass']:.2f} (baseline {r['baseline_harmful_log_odds']:.2f}), induce "
-            f"{r['induce']:.2f}, KL {r['kl']:.3f}, passed filters: {r['passed_filters']}"
+            f"{r['induce']:.2f}, KL {r['kl']:.3f}; refusal openings "
+            f"{r['refusal_phrases']['phrases']}",
+            highlight=False,
         )
     out.print(f"saved to {out_dir}")
 

@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_guard",
     "fit_latent",
     "generate_greedy",
+    "greedy_token_ids",
     "post_auroc",
     "steer_prompt",
 ]
@@ -54,6 +55,14 @@ class FitOptions:
     refusal_min_gap: float | None = 1.0
     """Skip refusal selection (with the reason in the report) when harmful validation prompts'
     mean refusal log-odds exceed the harmless ones' by less than this; ``None``: never skip."""
+    refusal_score: Literal["phrases", "first-token"] = "phrases"
+    """Score refusal by the openings of the model's own refusals to the harmful validation
+    prompts (falling back to first tokens when it refused none), or by first tokens only."""
+    refusal_kl_max: float = 0.1
+    """Arditi et al.'s KL filter: a candidate must change harmless next-token predictions less."""
+    refusal_min_induce: float = 0.0
+    """Arditi et al.'s induce filter: added to harmless prompts, a candidate must raise the
+    mean refusal log-odds above this."""
 
 
 def _texts(items: Sequence[LabelledPrompt]) -> list[str]:
@@ -147,11 +156,22 @@ def _fit_refusal(
     common: dict[str, Any],
     opt: FitOptions,
 ) -> dict[str, Any]:
-    from harmscope.latent.refusal import RefusalNotMeasurable, select_refusal_direction
+    from harmscope.latent.refusal import (
+        RefusalNotMeasurable,
+        RefusalPhrases,
+        discover_refusal_phrases,
+        select_refusal_direction,
+    )
 
     dim = DiffInMeans().fit(harm_post, safe_post)
     v_harm = [p.text for p in val if p.label == "unsafe"][: opt.refusal_val]
     v_safe = [p.text for p in val if p.label == "safe"][: opt.refusal_val]
+    phrases = None
+    if opt.refusal_score == "phrases":
+        phrases = discover_refusal_phrases(model, tokenizer, v_harm, batch_size=opt.batch_size)
+        if phrases is None:
+            log.warning("the model refused none of the harmful validation prompts")
+    phrases = phrases or RefusalPhrases.first_tokens(tokenizer)
     try:
         sel = select_refusal_direction(
             model,
@@ -159,6 +179,9 @@ def _fit_refusal(
             dim,
             v_harm,
             v_safe,
+            phrases=phrases,
+            kl_max=opt.refusal_kl_max,
+            min_induce=opt.refusal_min_induce,
             positions=opt.refusal_positions,
             batch_size=opt.batch_size,
             min_gap=opt.refusal_min_gap,
@@ -168,11 +191,25 @@ def _fit_refusal(
         return {
             "skipped": True,
             "reason": str(exc),
+            "refusal_phrases": phrases.as_dict(),
             "baseline_harmful_log_odds": exc.harmful,
             "baseline_harmless_log_odds": exc.harmless,
             "gap": exc.gap,
             "min_gap": exc.min_gap,
         }
+    summary = {
+        "refusal_phrases": phrases.as_dict(),
+        "baseline_harmful_log_odds": sel.baseline_harmful,
+        "baseline_harmless_log_odds": sel.baseline_harmless,
+        "candidates": [asdict(c) for c in sel.candidates],
+    }
+    if not sel.filtered:
+        reason = (
+            f"no candidate passed the filters (induce > {opt.refusal_min_induce:g} and "
+            f"KL < {opt.refusal_kl_max:g}): no refusal direction saved"
+        )
+        log.warning("%s", reason)
+        return {"skipped": True, "reason": reason, **summary}
     best = sel.best
     n_post = dim.direction_.shape[1]
     unit = dim.unit(best.layer, n_post + best.position).astype(np.float64)
@@ -203,9 +240,7 @@ def _fit_refusal(
         "position": best.position,
         **scores,
         "passed_filters": sel.filtered,
-        "baseline_harmful_log_odds": sel.baseline_harmful,
-        "baseline_harmless_log_odds": sel.baseline_harmless,
-        "candidates": [asdict(c) for c in sel.candidates],
+        **summary,
     }
 
 
@@ -298,20 +333,24 @@ def steer_prompt(
     }
 
 
-def generate_greedy(
+def greedy_token_ids(
     model: Any,
     tokenizer: Any,
     prompts: Sequence[str],
     max_new_tokens: int,
     *,
     batch_size: int = 8,
-) -> list[str]:
-    """Greedy answers to user prompts, batched with left padding (hooks on the model apply)."""
+) -> list[list[int]]:
+    """Token ids of greedy answers to user prompts, cut at the end-of-sequence token.
+
+    Batched with left padding; hooks registered on the model apply.
+    """
     import torch
 
     from harmscope.latent.positions import encode_prompts
 
-    out: list[str] = []
+    stops = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+    out: list[list[int]] = []
     for start in range(0, len(prompts), batch_size):
         enc = encode_prompts(tokenizer, list(prompts[start : start + batch_size]))
         with torch.inference_mode():
@@ -322,9 +361,23 @@ def generate_greedy(
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        new_tokens = ids[:, enc.input_ids.shape[1] :]
-        out += [str(t) for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        for row in ids[:, enc.input_ids.shape[1] :].tolist():
+            cut = next((i for i, t in enumerate(row) if t in stops), len(row))
+            out.append([int(t) for t in row[:cut]])
     return out
+
+
+def generate_greedy(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int,
+    *,
+    batch_size: int = 8,
+) -> list[str]:
+    """Greedy answers to user prompts, batched with left padding (hooks on the model apply)."""
+    ids = greedy_token_ids(model, tokenizer, prompts, max_new_tokens, batch_size=batch_size)
+    return [str(t) for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
 def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:

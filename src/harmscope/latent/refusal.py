@@ -1,25 +1,33 @@
-"""Refusal log-odds from the next-token distribution, and refusal direction selection.
+"""Refusal scores from the model's own refusal openings, and refusal direction selection.
 
-The refusal score of a prompt (Arditi et al. 2024) is the log-odds that the assistant's first
-token is one that starts a refusal ("I", "Sorry", "As", "Unfortunately"...): with
-``p = sum of their probabilities``, ``log p - log(1 - p)``.
+The refusal score of a prompt (Arditi et al. 2024) is the log-odds that the assistant's answer
+opens as a refusal: with ``p`` the total probability of a set of *refusal phrases*,
+``log p - log(1 - p)``. Arditi et al. take single first tokens ("I", "Sorry", "As"...), which
+fails on models whose answers and refusals share a first token (Qwen2.5 opens both "I'm sorry,
+but I can't" and "I can help" with "I", and both "As an AI, I cannot" and "As an example" with
+"As"). :func:`discover_refusal_phrases` therefore reads the phrases off the model itself: the
+first few tokens of its own greedy answers that the keyword judge calls refusals.
+:func:`phrase_logprobs` scores them teacher-forced, one forward pass per batch; one-token phrases
+give exactly the first-token log-odds.
 
 Selection: every diff-in-means vector over (t_post-inst position, layer) is a candidate. Each
 is scored on validation prompts by *bypass* (mean refusal score on harmful prompts with the
 direction ablated: lower is better), *induce* (mean refusal score on harmless prompts with the
 vector added at its layer: higher is better) and *KL* (next-token divergence on harmless
 prompts under ablation: lower is better). Candidates in the last 20% of layers, with induce
-<= 0 or KL >= 0.1 are filtered out; the lowest bypass wins. When none passes the filter the
-lowest bypass among the rest is returned with ``filtered=False``.
+<= ``min_induce`` (0) or KL >= ``kl_max`` (0.1) are filtered out; the lowest bypass wins. When
+none passes, the selection says so (``filtered=False``, ``best`` is the lowest bypass of the
+rest, for the record): such a vector is not a refusal direction and callers do not use it.
 
 A refusal direction only means something for a model that refuses: with ``min_gap`` set,
 selection stops before scoring any candidate (raising :class:`RefusalNotMeasurable`) when the
-mean refusal log-odds of the harmful validation prompts exceed the harmless ones' by less.
+mean refusal score of the harmful validation prompts exceeds the harmless ones' by less.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,16 +38,21 @@ import numpy.typing as npt
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.capture import forward_batch
 from harmscope.latent.directions import DiffInMeans
-from harmscope.latent.positions import TemplateLayout, encode_prompts, template_layout
+from harmscope.latent.positions import Encoded, TemplateLayout, encode_prompts, template_layout
 
 __all__ = [
     "REFUSAL_STARTS",
     "Candidate",
+    "RefusalPhrases",
     "RefusalNotMeasurable",
     "RefusalSelection",
     "kl_divergence",
+    "discover_refusal_phrases",
     "next_token_logprobs",
+    "phrase_log_odds",
+    "phrase_logprobs",
     "refusal_log_odds",
+    "refusal_openings",
     "refusal_token_ids",
     "select_refusal_direction",
 ]
@@ -95,14 +108,179 @@ def next_token_logprobs(
     return np.concatenate(parts)
 
 
+def _log_odds(log_p: npt.ArrayLike) -> F64:
+    lp = np.minimum(np.asarray(log_p, dtype=np.float64), -1e-12)
+    return np.asarray(lp - np.log(-np.expm1(lp)))
+
+
+def _logsumexp(x: F64) -> F64:
+    m = x.max(axis=1, keepdims=True)
+    return np.asarray((m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))[:, 0])
+
+
 def refusal_log_odds(logprobs: npt.ArrayLike, refusal_ids: Sequence[int]) -> F64:
     """Per-row ``log p - log(1 - p)`` with ``p`` the total probability of ``refusal_ids``."""
     lp = np.asarray(logprobs, dtype=np.float64)
-    sub = lp[:, list(refusal_ids)]
-    m = sub.max(axis=1, keepdims=True)
-    log_p = (m + np.log(np.exp(sub - m).sum(axis=1, keepdims=True)))[:, 0]
-    log_p = np.minimum(log_p, -1e-12)
-    return np.asarray(log_p - np.log(-np.expm1(log_p)))
+    return _log_odds(_logsumexp(lp[:, list(refusal_ids)]))
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalPhrases:
+    """Token sequences that open a model's refusals; none is a prefix of another.
+
+    Raises:
+        HarmscopeError: No phrases, an empty one, or one a prefix of another (their
+            probabilities would overlap and could not be summed).
+    """
+
+    ids: tuple[tuple[int, ...], ...]
+    """Each phrase's token ids, as the model generates them after the chat template."""
+    texts: tuple[str, ...]
+    """The same phrases decoded, for reports."""
+    support: tuple[int, ...] = ()
+    """How many of the model's refusals opened with each phrase (discovered phrases only)."""
+
+    def __post_init__(self) -> None:
+        if not self.ids or any(not p for p in self.ids):
+            raise HarmscopeError("refusal phrases must be non-empty token sequences")
+        for a in self.ids:
+            for b in self.ids:
+                if a is not b and b[: len(a)] == a:
+                    raise HarmscopeError(f"refusal phrase {a} is a prefix of {b}")
+
+    @classmethod
+    def first_tokens(cls, tokenizer: Any, starts: Sequence[str] = REFUSAL_STARTS) -> RefusalPhrases:
+        """One-token phrases: Arditi et al.'s first-token refusal set."""
+        ids = refusal_token_ids(tokenizer, starts)
+        return cls(tuple((i,) for i in ids), tuple(tokenizer.convert_ids_to_tokens(list(ids))))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able summary for reports."""
+        return {"phrases": list(self.texts), "support": list(self.support)}
+
+
+def refusal_openings(
+    answers: Sequence[Sequence[int]],
+    tokenizer: Any,
+    *,
+    n_tokens: int = 4,
+    max_phrases: int = 3,
+) -> RefusalPhrases | None:
+    """The openings of the refusals among ``answers`` (token ids), or None when none refuses.
+
+    Each answer is judged by the keyword judge and the first ``n_tokens`` tokens of each full
+    refusal are counted. An opening kept must start more refusals than other answers ("As an
+    AI language" opens both in some models); when two or more openings start at least two
+    refusals each, openings seen once are dropped; an opening that extends a kept shorter one is
+    dropped too (the phrases' probabilities are summed, so they must not overlap).
+    """
+    from harmscope.judges.keyword import classify
+
+    refused: Counter[tuple[int, ...]] = Counter()
+    other: Counter[tuple[int, ...]] = Counter()
+    for ids in answers:
+        head = tuple(int(t) for t in ids[:n_tokens])
+        if head:
+            verdict = classify(tokenizer.decode(list(ids), skip_special_tokens=True))[0]
+            (refused if verdict == "full_refusal" else other)[head] += 1
+    ranked = [(h, c) for h, c in refused.most_common() if c > other[h]]
+    if len(ranked) > 1 and ranked[1][1] >= 2:
+        ranked = [(h, c) for h, c in ranked if c >= 2]
+    kept: list[tuple[tuple[int, ...], int]] = []
+    for head, count in sorted(ranked[:max_phrases], key=lambda hc: len(hc[0])):
+        if not any(head[: len(k)] == k for k, _ in kept):
+            kept.append((head, count))
+    if not kept:
+        return None
+    kept.sort(key=lambda hc: -hc[1])
+    return RefusalPhrases(
+        ids=tuple(h for h, _ in kept),
+        texts=tuple(tokenizer.decode(list(h)) for h, _ in kept),
+        support=tuple(c for _, c in kept),
+    )
+
+
+def discover_refusal_phrases(
+    model: Any,
+    tokenizer: Any,
+    harmful: Sequence[str],
+    *,
+    n_tokens: int = 4,
+    max_phrases: int = 3,
+    max_new_tokens: int = 24,
+    batch_size: int = 8,
+) -> RefusalPhrases | None:
+    """:func:`refusal_openings` of the model's greedy answers to ``harmful`` prompts."""
+    from harmscope.latent.pipeline import greedy_token_ids
+
+    answers = greedy_token_ids(model, tokenizer, harmful, max_new_tokens, batch_size=batch_size)
+    return refusal_openings(answers, tokenizer, n_tokens=n_tokens, max_phrases=max_phrases)
+
+
+def phrase_logprobs(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    phrases: RefusalPhrases,
+    *,
+    batch_size: int = 8,
+    layout: TemplateLayout | None = None,
+    system: str | None = None,
+) -> tuple[F32, F64]:
+    """The first-token distribution and each phrase's log-probability, teacher-forced.
+
+    Returns ``(first (n, vocab), phrase (n, n_phrases))``: log-probabilities of the assistant's
+    first token, and ``log p(phrase | prompt)`` summed over the phrase's tokens. Each prompt runs
+    once per phrase in the same batch. Hooks registered on the model apply.
+    """
+    import torch
+
+    if not texts:
+        raise DataError("no prompts to score")
+    layout = layout or template_layout(tokenizer, system=system)
+    n_ph, k = len(phrases.ids), max(len(p) for p in phrases.ids)
+    tail = torch.zeros((n_ph, k - 1), dtype=torch.long)  # phrase tokens fed in; pads come last
+    for j, p in enumerate(phrases.ids):
+        tail[j, : len(p) - 1] = torch.tensor(p[:-1], dtype=torch.long)
+    firsts: list[F32] = []
+    scores: list[F64] = []
+    for start in range(0, len(texts), batch_size):
+        enc = encode_prompts(
+            tokenizer, list(texts[start : start + batch_size]), layout=layout, system=system
+        )
+        b, width = enc.input_ids.shape
+        rep = n_ph if k > 1 else 1  # row i * rep + j: prompt i followed by phrase j
+        step = torch.arange(1, k, dtype=torch.long)
+        batch = Encoded(
+            torch.cat([enc.input_ids.repeat_interleave(rep, 0), tail.repeat(b, 1)[: b * rep]], 1),
+            torch.cat(
+                [enc.attention_mask.repeat_interleave(rep, 0), torch.ones(b * rep, k - 1).long()],
+                1,
+            ),
+            torch.cat(
+                [
+                    enc.position_ids.repeat_interleave(rep, 0),
+                    enc.position_ids[:, -1:].repeat_interleave(rep, 0) + step,
+                ],
+                1,
+            ),
+            enc.positions,
+        )
+        # left padding: every prompt ends at column width - 1
+        logp = torch.log_softmax(forward_batch(model, batch).logits[:, width - 1 :].float(), -1)
+        firsts.append(logp[::rep, 0].numpy())
+        block = np.empty((b, n_ph), dtype=np.float64)
+        for j, p in enumerate(phrases.ids):
+            rows = logp[j::rep] if rep > 1 else logp
+            steps = torch.arange(len(p))
+            block[:, j] = rows[:, steps, torch.tensor(p)].sum(-1).double().numpy()
+        scores.append(block)
+    return np.concatenate(firsts), np.concatenate(scores)
+
+
+def phrase_log_odds(phrase_lp: npt.ArrayLike) -> F64:
+    """Per-row log-odds that the answer opens with any phrase, from ``(n, n_phrases)``."""
+    return _log_odds(_logsumexp(np.asarray(phrase_lp, dtype=np.float64)))
 
 
 def kl_divergence(p_log: npt.ArrayLike, q_log: npt.ArrayLike) -> F64:
@@ -138,9 +316,9 @@ class Candidate:
     position: int
     """Negative offset from the prompt's end (-1 = last template token)."""
     bypass: float
-    """Mean refusal log-odds on harmful prompts with the direction ablated."""
+    """Mean refusal score (log-odds) on harmful prompts with the direction ablated."""
     induce: float
-    """Mean refusal log-odds on harmless prompts with the vector added."""
+    """Mean refusal score (log-odds) on harmless prompts with the vector added."""
     kl: float
     """Mean KL on harmless prompts, base vs ablated."""
     passed: bool
@@ -163,6 +341,8 @@ class RefusalSelection:
     """Mean refusal log-odds on harmless validation prompts, no intervention."""
     candidates: tuple[Candidate, ...]
     """Every scored candidate."""
+    phrases: RefusalPhrases
+    """The refusal openings the scores are log-odds of."""
 
 
 def select_refusal_direction(
@@ -172,9 +352,10 @@ def select_refusal_direction(
     harmful_val: Sequence[str],
     harmless_val: Sequence[str],
     *,
-    refusal_ids: Sequence[int] | None = None,
+    phrases: RefusalPhrases | None = None,
     max_layer_frac: float = 0.8,
     kl_max: float = 0.1,
+    min_induce: float = 0.0,
     positions: Sequence[int] | None = None,
     batch_size: int = 8,
     min_gap: float | None = None,
@@ -187,12 +368,13 @@ def select_refusal_direction(
         dim: Diff-in-means fitted on t_post-inst activations.
         harmful_val: Held-out harmful instructions.
         harmless_val: Held-out harmless instructions.
-        refusal_ids: Refusal-start token ids (default :func:`refusal_token_ids`).
+        phrases: Refusal openings to score (default: :meth:`RefusalPhrases.first_tokens`).
         max_layer_frac: Candidates at layers ``>= frac * L`` are not scored.
         kl_max: Largest mean KL a passing candidate may cause.
+        min_induce: A passing candidate's induce score must exceed this.
         positions: Negative offsets to try (default: every post-instruction position).
         batch_size: Prompts per forward pass.
-        min_gap: Smallest harmful-minus-harmless gap in mean refusal log-odds (no check: None).
+        min_gap: Smallest harmful-minus-harmless gap in mean refusal score (no check: None).
 
     Raises:
         RefusalNotMeasurable: The gap is below ``min_gap``.
@@ -200,20 +382,22 @@ def select_refusal_direction(
     """
     from harmscope.latent.intervene import ablate, add_direction
 
-    ids = tuple(refusal_ids or refusal_token_ids(tokenizer))
+    phrases = phrases or RefusalPhrases.first_tokens(tokenizer)
     layout = template_layout(tokenizer)
     n_layers, n_post = dim.direction_.shape[0], dim.direction_.shape[1]
     offsets = list(positions) if positions is not None else list(range(-n_post, 0))
     if any(not -n_post <= off <= -1 for off in offsets):
         raise HarmscopeError(f"positions must be offsets between -{n_post} and -1")
 
-    def score(texts: Sequence[str]) -> F32:
-        return next_token_logprobs(model, tokenizer, texts, batch_size=batch_size, layout=layout)
+    def score(texts: Sequence[str]) -> tuple[F32, F64]:
+        first, lp = phrase_logprobs(
+            model, tokenizer, texts, phrases, batch_size=batch_size, layout=layout
+        )
+        return first, phrase_log_odds(lp)
 
-    base_harm = score(harmful_val)
-    base_safe = score(harmless_val)
-    mean_harm = float(refusal_log_odds(base_harm, ids).mean())
-    mean_safe = float(refusal_log_odds(base_safe, ids).mean())
+    base_safe, lo_safe = score(harmless_val)
+    mean_harm = float(score(harmful_val)[1].mean())
+    mean_safe = float(lo_safe.mean())
     if min_gap is not None and mean_harm - mean_safe < min_gap:
         raise RefusalNotMeasurable(harmful=mean_harm, harmless=mean_safe, min_gap=min_gap)
     cands: list[Candidate] = []
@@ -221,14 +405,12 @@ def select_refusal_direction(
         for off in offsets:
             vec = dim.direction_[layer, n_post + off]
             with ablate(model, vec):
-                harm_abl = score(harmful_val)
-                safe_abl = score(harmless_val)
+                bypass = float(score(harmful_val)[1].mean())
+                safe_abl = score(harmless_val)[0]
             with add_direction(model, vec, layer=layer):
-                safe_add = score(harmless_val)
-            bypass = float(refusal_log_odds(harm_abl, ids).mean())
-            induce = float(refusal_log_odds(safe_add, ids).mean())
+                induce = float(score(harmless_val)[1].mean())
             kl = float(kl_divergence(base_safe, safe_abl).mean())
-            passed = induce > 0 and kl < kl_max
+            passed = induce > min_induce and kl < kl_max
             cands.append(Candidate(layer, off, bypass, induce, kl, passed))
             log.info(
                 "layer %d pos %d: bypass %.2f induce %.2f kl %.3f", layer, off, bypass, induce, kl
@@ -242,4 +424,5 @@ def select_refusal_direction(
         baseline_harmful=mean_harm,
         baseline_harmless=mean_safe,
         candidates=tuple(cands),
+        phrases=phrases,
     )
