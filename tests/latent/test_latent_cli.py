@@ -3,10 +3,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from harmscope.cli.latent import app
+from harmscope.latent.capture import capture_activations
 
 from .tiny import make_model
 
@@ -141,6 +143,41 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
     assert ev["n"] == 16 and ev["layer"] == report["guard"]["layer"]
     assert 0.0 <= ev["auroc"] <= 1.0 and len(ev["per_layer"]) == 4
     assert ev["per_layer"][ev["layer"]]["auroc"] == pytest.approx(ev["auroc"])
+    assert ev["system_prompt"] is None
+
+    system = "You are a terse assistant. Answer in one line."
+    ev_sys = _json(
+        runner.invoke(
+            app,
+            [
+                "eval",
+                "--model",
+                str(model_dir),
+                "--data",
+                str(data_file),
+                "--guard",
+                str(out / "guard"),
+                "--system-prompt",
+                system,
+                "--json",
+            ],
+        )
+    )
+    assert ev_sys["system_prompt"] == system
+    from harmscope.latent.signals import load_probe
+    from harmscope.targets.models import load_model
+
+    loaded, guard = load_model(str(model_dir)), load_probe(out / "guard").guard
+    rows = [json.loads(line) for line in data_file.read_text().splitlines()]
+    for sp, result in ((None, ev), (system, ev_sys)):
+        acts = capture_activations(
+            loaded.model, loaded.tokenizer, [r["text"] for r in rows], system=sp
+        )
+        proba = guard.proba_at_layer(acts.inst[:, guard.layer_])
+        unsafe = np.array([r["label"] == "unsafe" for r in rows])
+        assert result["mean_proba"]["unsafe"] == pytest.approx(proba[unsafe].mean(), abs=1e-6)
+        assert result["mean_proba"]["safe"] == pytest.approx(proba[~unsafe].mean(), abs=1e-6)
+    assert ev_sys["mean_proba"] != ev["mean_proba"], "the system prompt reaches the model"
 
     st = _json(
         runner.invoke(

@@ -66,6 +66,16 @@ def test_dissociation_by_hand() -> None:
     assert stricter.likely_jailbreak == 0 and stricter.over_refusal == 4  # c3, c4, c7, c11
 
 
+def test_harm_belief_separation_by_hand() -> None:
+    d = dissociation([_result(c, e, s, r, u) for c, e, s, r, u in CONSTRUCTED], J)
+    # should-refuse 0.9 0.9 0.8 0.5 0.4 vs should-answer 0.6 0.49 0.2 0.1 0.1: of 25 pairs the
+    # harmful one ranks higher in 5 + 5 + 5 + 4 + 3 = 22
+    assert d.belief_auroc == pytest.approx(22 / 25)
+    assert d.mean_belief == pytest.approx({"refuse": 3.5 / 5, "comply": 1.49 / 5})
+    only_refuse = [_result("x", "refuse", {"harm_belief": 0.7})]
+    assert dissociation(only_refuse, J).belief_auroc is None
+
+
 class SignalTarget(EchoTarget):
     """Test double: the echo target plus fixed signals per prompt word (a real model's signals
     are tested in tests/latent/test_signals.py)."""
@@ -105,6 +115,8 @@ def test_run_report_links_the_latent_page(tmp_path) -> None:
     page = (tmp_path / "rep" / latent_page_name(summary.run_id)).read_text()
     assert latent_page_name(summary.run_id) in run_page.read_text()
     assert re.search(r'id="n-jailbreak">1<', page) and re.search(r'id="n-over-refusal">1<', page)
+    # should-refuse 0.95 and 0.1 against should-answer 0.1: one higher, one tie (counts half)
+    assert re.search(r'id="belief-auroc">0.750<', page)
     assert "&lt;b&gt;a1&lt;/b&gt;" in page and "<b>a1</b>" not in page
     assert not scan_page(page).handlers and "script" not in scan_page(page).tags
 

@@ -175,6 +175,10 @@ def evaluate(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the fitting split (without --guard).")] = 0,
+    system_prompt: Annotated[
+        str | None,
+        typer.Option(help="Render every prompt under this system prompt, as a deployment does."),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
@@ -202,10 +206,19 @@ def evaluate(
         probe = _fit_guard(loaded, train, {p.text for p in items}, seed, batch_size, data_dir)
         fitted_on = train
     acts = capture_activations(
-        loaded.model, loaded.tokenizer, [p.text for p in items], batch_size=batch_size
+        loaded.model,
+        loaded.tokenizer,
+        [p.text for p in items],
+        batch_size=batch_size,
+        system=system_prompt,
     )
     labels = [p.label == "unsafe" for p in items]
-    result = {"model_id": loaded.model_id, "data": data, "guard": fitted_on}
+    result = {
+        "model_id": loaded.model_id,
+        "data": data,
+        "guard": fitted_on,
+        "system_prompt": system_prompt,
+    }
     result.update(evaluate_guard(probe, acts.inst, labels))
     _page(html, f"Latent Guard on {data}", result)
     if as_json:
@@ -217,6 +230,11 @@ def evaluate(
         table.add_row(f"{row['layer']}{mark}", f"{row['auroc']:.3f}")
     out.print(table)
     out.print(f"AUROC {result['auroc']:.3f} at layer {result['layer']}")
+    mean = result["mean_proba"]
+    out.print(
+        f"mean harm probability: unsafe {mean['unsafe']:.2f}, safe {mean['safe']:.2f}; "
+        f"at the threshold: recall {result['recall']:.2f}, false positive rate {result['fpr']:.2f}"
+    )
 
 
 def _page(path: str | None, title: str, data: dict[str, Any]) -> None:

@@ -272,6 +272,7 @@ def evaluate_guard(guard: LatentGuard, inst: Any, labels: Any) -> dict[str, Any]
         raise DataError("evaluation data needs both safe and unsafe prompts")
     per_layer = [{"layer": i, "auroc": auroc(y, guard._raw(inst, i))} for i in range(inst.shape[1])]
     pred = guard.predict(inst)
+    proba = guard.proba_at_layer(np.asarray(inst)[:, guard.layer_])
     tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
     fn = int((~pred & y).sum())
     return {
@@ -282,6 +283,8 @@ def evaluate_guard(guard: LatentGuard, inst: Any, labels: Any) -> dict[str, Any]
         "precision": tp / (tp + fp) if tp + fp else 0.0,
         "recall": tp / (tp + fn) if tp + fn else 0.0,
         "fpr": fp / int((~y).sum()),
+        # calibrated on the fitting prompts: may sit lower or higher on other prompts
+        "mean_proba": {"unsafe": float(proba[y].mean()), "safe": float(proba[~y].mean())},
         "per_layer": per_layer,
     }
 

@@ -160,6 +160,34 @@ class Dissociation:
     belief_threshold: float
     refusal_threshold: float
 
+    def _beliefs(self, expected: str) -> list[float]:
+        return [r.harm_belief for r in self.rows if r.expected == expected]
+
+    @property
+    def mean_belief(self) -> dict[str, float]:
+        """Mean harm belief of should-refuse and should-answer cases (those present)."""
+        means = {}
+        for label in ("refuse", "comply"):
+            values = self._beliefs(label)
+            if values:
+                means[label] = sum(values) / len(values)
+        return means
+
+    @property
+    def belief_auroc(self) -> float | None:
+        """How well harm belief separates this run's should-refuse from should-answer cases.
+
+        The probe's threshold is tuned on its own fitting data; on another suite its
+        probabilities can shift while the ranking holds, and this says how well it holds here.
+        None unless both kinds of case are present.
+        """
+        from harmscope.latent.probe import auroc
+
+        pos, neg = self._beliefs("refuse"), self._beliefs("comply")
+        if not pos or not neg:
+            return None
+        return auroc([1] * len(pos) + [0] * len(neg), pos + neg)
+
     @property
     def likely_jailbreak(self) -> int:
         """Should-refuse cases with high harm belief that were not refused."""
