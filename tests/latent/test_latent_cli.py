@@ -113,6 +113,12 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
     assert cands == {(layer, p) for layer in range(3) for p in (-1, -3)}
     assert len(report["guard"]["per_layer_val"]) == 4
     assert {"layer", "position", "bypass", "induce", "kl"} <= set(report["refusal"])
+    r = report["refusal"]
+    n_fit = r["n_fit"]
+    if r["fit_filtered_by_behaviour"]:
+        assert 4 <= n_fit["harmful"] <= 5 and 4 <= n_fit["harmless"] <= 5
+    else:  # fewer than 4 prompts of a class behave as the filter wants: all are kept
+        assert n_fit == {"harmful": 5, "harmless": 5}
     for sub in (
         "guard/guard.json",
         "harmfulness/direction.json",

@@ -82,6 +82,12 @@ def test_select_refusal_direction_on_tiny_model() -> None:
         assert c.kl >= -1e-9 and c.passed == (c.induce > 0 and c.kl < 0.1)
     with pytest.raises(HarmscopeError, match="offsets"):
         select_refusal_direction(model, tok, dim, harm[:1], safe[:1], positions=[-99])
+    some = select_refusal_direction(
+        model, tok, dim, harm[:2], safe[:2], positions=[-1], layers=[3, 1, 4, 1]
+    )
+    assert [c.layer for c in some.candidates] == [1, 3], "layer 4 is in the last 20%"
+    with pytest.raises(HarmscopeError, match="no layer"):
+        select_refusal_direction(model, tok, dim, harm[:1], safe[:1], layers=[4])
 
 
 def test_selection_skips_a_model_that_does_not_refuse_enough() -> None:
@@ -226,3 +232,16 @@ def test_selection_scores_phrases_and_applies_the_filters() -> None:
     )
     assert not strict.filtered and not any(c.passed for c in strict.candidates)
     assert strict.best.bypass == min(c.bypass for c in strict.candidates)
+
+
+def test_behaviour_mask_keeps_refused_harmful_and_answered_harmless() -> None:
+    from harmscope.latent.refusal import behaviour_mask
+
+    harm = np.array([2.0, -1.0, 0.5, 0.0, 3.0, 1.0])
+    safe = np.array([-2.0, 0.3, -0.1, -4.0, -0.2, 0.0])
+    kept = behaviour_mask(harm, safe)
+    assert kept is not None
+    assert kept[0].tolist() == [True, False, True, False, True, True]
+    assert kept[1].tolist() == [True, False, True, True, True, False]
+    assert behaviour_mask(harm, safe, min_per_class=5) is None
+    assert behaviour_mask(np.array([-1.0] * 6), safe) is None

@@ -97,6 +97,13 @@ def fit(
         float,
         typer.Option(help="Induce filter: smallest mean refusal log-odds a candidate must cause."),
     ] = 0.0,
+    refusal_filter_fit: Annotated[
+        bool,
+        typer.Option(
+            help="Fit the refusal direction on the harmful prompts the model refuses and the "
+            "harmless ones it answers (Arditi et al.)."
+        ),
+    ] = True,
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
@@ -123,6 +130,7 @@ def fit(
         refusal_score=refusal_score,
         refusal_kl_max=refusal_kl_max,
         refusal_min_induce=refusal_min_induce,
+        refusal_filter_fit=refusal_filter_fit,
     )
     report = fit_latent(
         loaded.model,

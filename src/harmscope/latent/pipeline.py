@@ -63,6 +63,9 @@ class FitOptions:
     refusal_min_induce: float = 0.0
     """Arditi et al.'s induce filter: added to harmless prompts, a candidate must raise the
     mean refusal log-odds above this."""
+    refusal_filter_fit: bool = True
+    """Fit the refusal direction on the harmful prompts the model refuses and the harmless
+    ones it answers only (Arditi et al.), when at least 4 of each remain."""
 
 
 def _texts(items: Sequence[LabelledPrompt]) -> list[str]:
@@ -140,7 +143,14 @@ def fit_latent(
     ).save(out_dir / "harmfulness")
     if opt.refusal:
         report["refusal"] = _fit_refusal(
-            model, tokenizer, a_harm.post, a_safe.post, splits.val, out_dir, common, opt
+            model,
+            tokenizer,
+            (a_harm.post, train_harm),
+            (a_safe.post, train_safe),
+            splits.val,
+            out_dir,
+            common,
+            opt,
         )
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -149,8 +159,8 @@ def fit_latent(
 def _fit_refusal(
     model: Any,
     tokenizer: Any,
-    harm_post: Any,
-    safe_post: Any,
+    harm: tuple[Any, Sequence[str]],
+    safe: tuple[Any, Sequence[str]],
     val: Sequence[LabelledPrompt],
     out_dir: Path,
     common: dict[str, Any],
@@ -159,11 +169,13 @@ def _fit_refusal(
     from harmscope.latent.refusal import (
         RefusalNotMeasurable,
         RefusalPhrases,
+        behaviour_mask,
         discover_refusal_phrases,
+        refusal_scores,
         select_refusal_direction,
     )
 
-    dim = DiffInMeans().fit(harm_post, safe_post)
+    (harm_post, harm_texts), (safe_post, safe_texts) = harm, safe
     v_harm = [p.text for p in val if p.label == "unsafe"][: opt.refusal_val]
     v_safe = [p.text for p in val if p.label == "safe"][: opt.refusal_val]
     phrases = None
@@ -172,6 +184,15 @@ def _fit_refusal(
         if phrases is None:
             log.warning("the model refused none of the harmful validation prompts")
     phrases = phrases or RefusalPhrases.first_tokens(tokenizer)
+    kept = None
+    if opt.refusal_filter_fit:
+        kept = behaviour_mask(
+            refusal_scores(model, tokenizer, harm_texts, phrases, batch_size=opt.batch_size),
+            refusal_scores(model, tokenizer, safe_texts, phrases, batch_size=opt.batch_size),
+        )
+    if kept is not None:
+        harm_post, safe_post = np.asarray(harm_post)[kept[0]], np.asarray(safe_post)[kept[1]]
+    dim = DiffInMeans().fit(harm_post, safe_post)
     try:
         sel = select_refusal_direction(
             model,
@@ -199,6 +220,8 @@ def _fit_refusal(
         }
     summary = {
         "refusal_phrases": phrases.as_dict(),
+        "fit_filtered_by_behaviour": kept is not None,
+        "n_fit": {"harmful": dim.n_harmful_, "harmless": dim.n_harmless_},
         "baseline_harmful_log_odds": sel.baseline_harmful,
         "baseline_harmless_log_odds": sel.baseline_harmless,
         "candidates": [asdict(c) for c in sel.candidates],

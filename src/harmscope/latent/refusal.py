@@ -44,6 +44,7 @@ __all__ = [
     "REFUSAL_STARTS",
     "Candidate",
     "RefusalPhrases",
+    "behaviour_mask",
     "RefusalNotMeasurable",
     "RefusalSelection",
     "kl_divergence",
@@ -53,6 +54,7 @@ __all__ = [
     "phrase_logprobs",
     "refusal_log_odds",
     "refusal_openings",
+    "refusal_scores",
     "refusal_token_ids",
     "select_refusal_direction",
 ]
@@ -345,6 +347,36 @@ class RefusalSelection:
     """The refusal openings the scores are log-odds of."""
 
 
+def refusal_scores(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    phrases: RefusalPhrases,
+    *,
+    batch_size: int = 8,
+) -> F64:
+    """Per-prompt refusal score: log-odds that the answer opens with one of ``phrases``."""
+    return phrase_log_odds(
+        phrase_logprobs(model, tokenizer, texts, phrases, batch_size=batch_size)[1]
+    )
+
+
+def behaviour_mask(
+    harmful_scores: npt.ArrayLike, harmless_scores: npt.ArrayLike, *, min_per_class: int = 4
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """Which fitting prompts to keep for a refusal direction, as Arditi et al. filter them.
+
+    Harmful prompts the model refuses (score > 0) and harmless ones it answers (score < 0):
+    the difference in means then contrasts refusing with answering, not only the topics.
+    None when either class would keep fewer than ``min_per_class`` prompts.
+    """
+    keep_h = np.asarray(harmful_scores) > 0
+    keep_s = np.asarray(harmless_scores) < 0
+    if keep_h.sum() < min_per_class or keep_s.sum() < min_per_class:
+        return None
+    return keep_h, keep_s
+
+
 def select_refusal_direction(
     model: Any,
     tokenizer: Any,
@@ -357,6 +389,7 @@ def select_refusal_direction(
     kl_max: float = 0.1,
     min_induce: float = 0.0,
     positions: Sequence[int] | None = None,
+    layers: Sequence[int] | None = None,
     batch_size: int = 8,
     min_gap: float | None = None,
 ) -> RefusalSelection:
@@ -373,6 +406,7 @@ def select_refusal_direction(
         kl_max: Largest mean KL a passing candidate may cause.
         min_induce: A passing candidate's induce score must exceed this.
         positions: Negative offsets to try (default: every post-instruction position).
+        layers: Layers to try (default: all below ``max_layer_frac``; others are dropped).
         batch_size: Prompts per forward pass.
         min_gap: Smallest harmful-minus-harmless gap in mean refusal score (no check: None).
 
@@ -388,6 +422,10 @@ def select_refusal_direction(
     offsets = list(positions) if positions is not None else list(range(-n_post, 0))
     if any(not -n_post <= off <= -1 for off in offsets):
         raise HarmscopeError(f"positions must be offsets between -{n_post} and -1")
+    top = max(1, int(max_layer_frac * n_layers))
+    tried = sorted({li for li in layers if 0 <= li < top}) if layers is not None else range(top)
+    if not tried:
+        raise HarmscopeError(f"no layer to try: layers must lie in 0..{top - 1}")
 
     def score(texts: Sequence[str]) -> tuple[F32, F64]:
         first, lp = phrase_logprobs(
@@ -401,7 +439,7 @@ def select_refusal_direction(
     if min_gap is not None and mean_harm - mean_safe < min_gap:
         raise RefusalNotMeasurable(harmful=mean_harm, harmless=mean_safe, min_gap=min_gap)
     cands: list[Candidate] = []
-    for layer in range(max(1, int(max_layer_frac * n_layers))):
+    for layer in tried:
         for off in offsets:
             vec = dim.direction_[layer, n_post + off]
             with ablate(model, vec):
