@@ -14,6 +14,7 @@ from harmscope.latent.directions import Direction, DirectionMeta
 from harmscope.latent.probe import LatentGuard
 from harmscope.latent.signals import (
     HARM_BELIEF,
+    HARM_THRESHOLD,
     REFUSAL,
     REFUSAL_PROJECTION,
     find_probe,
@@ -97,6 +98,10 @@ def test_signals_equal_a_separate_capture_pass(family: str, tmp_path: Path) -> N
         # rescaled by hand: harmless mean -1 -> 0, harmful mean 2 -> 1
         assert s[REFUSAL] == pytest.approx((want_proj[i] + 1.0) / 3.0, abs=1e-5)
     assert len({round(r.signals[HARM_BELIEF], 6) for r in responses}) > 1, "rows differ"
+    # the operating point on the probability scale agrees with the raw threshold
+    flagged = probe.guard.decision_function(acts.inst) >= probe.guard.threshold_
+    cut = responses[0].signals[HARM_THRESHOLD]
+    assert [r.signals[HARM_BELIEF] >= cut for r in responses] == flagged.tolist()
 
 
 def test_signals_without_refusal_direction_and_without_probe(tmp_path: Path) -> None:
@@ -105,7 +110,8 @@ def test_signals_without_refusal_direction_and_without_probe(tmp_path: Path) -> 
     assert probe.refusal is None and probe.layers == (probe.guard.layer_,)
     loaded = LoadedModel(model, tok, "tiny", "memory")
     with_probe = asyncio.run(_ask(HFTarget("tiny", loaded=loaded, latent=probe), ASKED[:2]))
-    assert all(set(r.signals) == {HARM_BELIEF} for r in with_probe)
+    assert all(set(r.signals) == {HARM_BELIEF, HARM_THRESHOLD} for r in with_probe)
+    assert {r.signals[HARM_THRESHOLD] for r in with_probe} == {probe.guard.proba_threshold}
     plain = asyncio.run(_ask(HFTarget("tiny", loaded=loaded), ASKED[:2]))
     assert all(r.signals == {} for r in plain)
     assert [r.text for r in plain] == [r.text for r in with_probe], "capture changes no answer"

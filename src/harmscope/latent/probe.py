@@ -224,6 +224,12 @@ class LatentGuard:
         a, b = self.calib_
         return np.asarray(1.0 / (1.0 + np.exp(-(a * self.decision_function(acts) + b))))
 
+    @property
+    def proba_threshold(self) -> float:
+        """The calibrated probability at :attr:`threshold_`: the probe's operating point."""
+        a, b = self.calib_
+        return float(1.0 / (1.0 + math.exp(-(a * self.threshold_ + b))))
+
     def proba_at_layer(self, x: npt.ArrayLike) -> F64:
         """:meth:`predict_proba` from activations ``(n, d)`` at the chosen layer only."""
         a, b = self.calib_

@@ -7,6 +7,8 @@ probe's layers during the first forward pass of ``generate`` (the prefill over t
 :func:`read_signals` turns it into ``Response.signals``:
 
 * ``harm_belief``: the probe's calibrated probability that the request is harmful, in [0, 1];
+* ``harm_belief_threshold``: the probe's operating point on that scale (its threshold, tuned on
+  its validation split): a belief at or above it is what the probe calls harmful;
 * ``refusal_projection``: projection on the unit refusal direction (only with a direction);
 * ``refusal``: that projection rescaled so that 0 is the mean of harmless and 1 the mean of
   harmful fitting prompts (only when the direction carries those two means).
@@ -32,6 +34,7 @@ from harmscope.latent.probe import GuardMeta, LatentGuard
 
 __all__ = [
     "HARM_BELIEF",
+    "HARM_THRESHOLD",
     "REFUSAL",
     "REFUSAL_PROJECTION",
     "SHIPPED_DIR",
@@ -47,6 +50,8 @@ __all__ = [
 
 HARM_BELIEF = "harm_belief"
 """Signal key: probe probability that the request is harmful (t_inst)."""
+HARM_THRESHOLD = "harm_belief_threshold"
+"""Signal key: the probe's operating point as a probability (its tuned threshold)."""
 REFUSAL = "refusal"
 """Signal key: refusal projection rescaled to harmless mean 0, harmful mean 1 (t_post-inst)."""
 REFUSAL_PROJECTION = "refusal_projection"
@@ -207,7 +212,8 @@ def read_signals(
     rows = np.arange(len(inst_idx))
     x = np.asarray(hidden[probe.guard.layer_].float().cpu().numpy())[rows, inst_idx]
     belief = probe.guard.proba_at_layer(x)
-    out = [{HARM_BELIEF: float(b)} for b in belief]
+    cut = probe.guard.proba_threshold
+    out = [{HARM_BELIEF: float(b), HARM_THRESHOLD: cut} for b in belief]
     ref = probe.refusal
     if ref is not None:
         pos = np.asarray(last, dtype=np.int64) + 1 + ref.position
