@@ -95,6 +95,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--select-n", type=int, default=12, help="selection prompts per class")
     ap.add_argument("--refusal-score", choices=("phrases", "first-token"), default="phrases")
     ap.add_argument(
+        "--kl-max",
+        type=float,
+        default=0.1,
+        help="Arditi et al.'s KL filter (their 0.1 was set on 7B+ models)",
+    )
+    ap.add_argument(
+        "--inversion-coefs",
+        type=lambda raw: [float(x) for x in raw.split(",")],
+        default=[1.0, 4.0],
+        help="steering coefficients for reply inversion (both vectors at the harmfulness norm)",
+    )
+    ap.add_argument(
         "--no-filter-fit",
         action="store_true",
         help="fit the refusal direction on every fitting prompt, not only refused harmful and "
@@ -162,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         phrases=phrases,
         positions=positions,
         layers=args.layers,
+        kl_max=args.kl_max,
         batch_size=bs,
     )
     n_post = post_dim.direction_.shape[1]
@@ -197,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "refusal_fit": {"harmful": len(post_h), "harmless": len(post_s)},
         "refusal_direction": {
             "valid": valid,
+            "kl_max": args.kl_max,
             "layer": ref_layer,
             "position": sel.best.position,
             "bypass": sel.best.bypass,
@@ -242,25 +256,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         margin = lp[:, yes] - lp[:, no]
         return {"share_harmful": float((margin > 0).mean()), "mean_margin": float(margin.mean())}
 
-    inversion: dict[str, dict[str, Any]] = {
-        "harmless": {
-            "base": judged_harmful(harmless, None),
-            "+harmfulness": judged_harmful(harmless, addition_hooks(m, harm_vec, layer=harm_layer)),
-        },
-        "harmful": {
-            "base": judged_harmful(harmful, None),
-            "-harmfulness": judged_harmful(
-                harmful, addition_hooks(m, harm_vec, layer=harm_layer, coef=-1.0)
-            ),
-        },
-    }
+    vectors = [("harmfulness", harm_vec, harm_layer)]
     if valid:
-        inversion["harmless"]["+refusal"] = judged_harmful(
-            harmless, addition_hooks(m, unit_ref, layer=ref_layer)
-        )
-        inversion["harmful"]["-refusal"] = judged_harmful(
-            harmful, addition_hooks(m, unit_ref, layer=ref_layer, coef=-1.0)
-        )
+        vectors.append(("refusal", unit_ref, ref_layer))
+    inversion: dict[str, dict[str, Any]] = {
+        "harmless": {"base": judged_harmful(harmless, None)},
+        "harmful": {"base": judged_harmful(harmful, None)},
+    }
+    for coef in args.inversion_coefs:
+        for name, vec, layer in vectors:
+            inversion["harmless"][f"+{name} x{coef:g}"] = judged_harmful(
+                harmless, addition_hooks(m, vec, layer=layer, coef=coef)
+            )
+            inversion["harmful"][f"-{name} x{coef:g}"] = judged_harmful(
+                harmful, addition_hooks(m, vec, layer=layer, coef=-coef)
+            )
     result["reply_inversion"] = inversion
     result["seconds"] = time.perf_counter() - t0
     if args.json:
@@ -273,6 +283,7 @@ def _print(r: dict[str, Any]) -> None:
     rd = r["refusal_direction"]
     where = f"layer {rd['layer']} position {rd['position']}"
     verdict = where if rd["valid"] else f"none valid (best failing candidate: {where})"
+    verdict += f" with KL < {rd['kl_max']:g}"
     print(
         f"{r['model_id']}: harmfulness direction at layer {r['harmfulness_layer']}; refusal "
         f"openings {r['refusal_phrases']['phrases']}; refusal direction: {verdict}; bypass "
