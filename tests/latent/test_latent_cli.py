@@ -229,6 +229,7 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
     )
     assert [p["coef"] for p in sw["points"]] == [0.0, 1.0, 2.0]
     assert set(sw["fits"]["alignment"]) == {"linear", "quadratic"}
+    assert sw["refusal_phrases"]["phrases"], "the alignment measure names what it scores"
 
 
 def test_eval_rejects_guard_of_another_model(

@@ -80,3 +80,22 @@ def test_sweep_on_tiny_model() -> None:
         model, tok, [mc_prompt(it) for it in items], [it.choices[it.answer] for it in items]
     )
     assert res.points[0].helpfulness == pytest.approx(float(base.mean()), abs=1e-5)
+    # ... and its alignment is the unsteered mean refusal score (first tokens by default)
+    from harmscope.latent.refusal import RefusalPhrases, refusal_scores
+
+    first = refusal_scores(model, tok, ["Hi", "Sorry"], RefusalPhrases.first_tokens(tok))
+    assert res.points[0].alignment == pytest.approx(float(first.mean()), abs=1e-5)
+    phrase = RefusalPhrases(((tok("Sorry", add_special_tokens=False)["input_ids"][0], 5),), ("x",))
+    res2 = sweep_tradeoff(
+        model,
+        tok,
+        v,
+        layer=1,
+        coefs=[0.0, 1.0, 2.0],
+        harmful=["Hi", "Sorry"],
+        mc_items=items,
+        phrases=phrase,
+    )
+    want = refusal_scores(model, tok, ["Hi", "Sorry"], phrase)
+    assert res2.points[0].alignment == pytest.approx(float(want.mean()), abs=1e-5)
+    assert res2.points[0].alignment != pytest.approx(res.points[0].alignment)

@@ -375,6 +375,13 @@ def sweep(
         "jailbreakbench"
     ),
     limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
+    refusal_score: Annotated[
+        Literal["phrases", "first-token"],
+        typer.Option(
+            help="Alignment measure: log-odds of the openings of the model's own refusals to "
+            "the harmful prompts (first tokens when it refuses none), or of the first-token set."
+        ),
+    ] = "phrases",
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -382,6 +389,7 @@ def sweep(
     """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
     from dataclasses import asdict
 
+    from harmscope.latent.refusal import RefusalPhrases, discover_refusal_phrases
     from harmscope.latent.sweep import sweep_tradeoff
 
     try:
@@ -391,6 +399,12 @@ def sweep(
     harm = _texts(harmful, "unsafe", data_dir)[:limit]
     loaded = _load(model)
     vec = _direction(direction, loaded.model_id)
+    phrases = None
+    if refusal_score == "phrases":
+        phrases = discover_refusal_phrases(
+            loaded.model, loaded.tokenizer, harm, batch_size=batch_size
+        )
+    phrases = phrases or RefusalPhrases.first_tokens(loaded.tokenizer)
     res = sweep_tradeoff(
         loaded.model,
         loaded.tokenizer,
@@ -398,11 +412,13 @@ def sweep(
         layer=vec.meta.layer,
         coefs=grid,
         harmful=harm,
+        phrases=phrases,
         batch_size=batch_size,
     )
     result = {
         "model_id": loaded.model_id,
         "layer": res.layer,
+        "refusal_phrases": phrases.as_dict(),
         "points": [asdict(p) for p in res.points],
         "fits": {k: {f: asdict(v) for f, v in d.items()} for k, d in res.fits.items()},
     }

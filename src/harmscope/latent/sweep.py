@@ -16,13 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from harmscope.errors import DataError
 from harmscope.latent.positions import render_prompt
+
+if TYPE_CHECKING:
+    from harmscope.latent.refusal import RefusalPhrases
 
 __all__ = [
     "MCItem",
@@ -185,21 +188,25 @@ def sweep_tradeoff(
     coefs: Sequence[float],
     harmful: Sequence[str],
     mc_items: Sequence[MCItem] | None = None,
-    refusal_ids: Sequence[int] | None = None,
+    phrases: RefusalPhrases | None = None,
     batch_size: int = 8,
 ) -> SweepResult:
-    """Measure alignment and helpfulness at each coefficient and fit both forms."""
+    """Measure alignment and helpfulness at each coefficient and fit both forms.
+
+    Alignment is the mean refusal score of ``harmful`` (log-odds of ``phrases``, by default
+    the first-token set).
+    """
     from harmscope.latent.intervene import add_direction
-    from harmscope.latent.refusal import next_token_logprobs, refusal_log_odds, refusal_token_ids
+    from harmscope.latent.refusal import RefusalPhrases, refusal_scores
 
     items = list(mc_items) if mc_items is not None else load_mc()
-    ids = tuple(refusal_ids or refusal_token_ids(tokenizer))
+    phrases = phrases or RefusalPhrases.first_tokens(tokenizer)
     flat_prompts = [mc_prompt(it) for it in items for _ in it.choices]
     flat_answers = [c for it in items for c in it.choices]
     points: list[SweepPoint] = []
     for c in coefs:
         with add_direction(model, vector, layer=layer, coef=float(c)):
-            lp = next_token_logprobs(model, tokenizer, harmful, batch_size=batch_size)
+            refusal = refusal_scores(model, tokenizer, harmful, phrases, batch_size=batch_size)
             choice_lp = answer_logprobs(
                 model, tokenizer, flat_prompts, flat_answers, batch_size=batch_size
             )
@@ -212,7 +219,7 @@ def sweep_tradeoff(
         points.append(
             SweepPoint(
                 float(c),
-                float(refusal_log_odds(lp, ids).mean()),
+                float(refusal.mean()),
                 float(np.mean(ref)),
                 correct / len(items),
             )
