@@ -198,3 +198,15 @@ def test_smollm2_scan_fills_signals(smollm2, tmp_path: Path) -> None:
         assert r.response is not None and r.response.ok
         assert 0.0 <= r.response.signals[HARM_BELIEF] <= 1.0, r.response.signals
     assert (tmp_path / "rep" / f"{run_id}-latent.html").is_file()
+
+    # the cache is keyed on the probe: no signals without one, the same ones with it again
+    def rescan(probe: str) -> list:
+        res = CliRunner().invoke(app, [*args[:-3], "--latent-probe", probe, "--json"])
+        assert res.exit_code == 0, res.output
+        rid = json.loads(res.stdout.strip().splitlines()[-1])["run_id"]
+        with SQLiteStore(tmp_path / "s.db") as store:
+            return store.results(rid)
+
+    assert all(HARM_BELIEF not in r.response.signals for r in rescan("none"))
+    again = {r.case.id: r.response.signals for r in rescan(str(tmp_path / "probe"))}
+    assert again == {r.case.id: r.response.signals for r in results}

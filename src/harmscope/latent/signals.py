@@ -118,6 +118,23 @@ class LatentProbe:
     """Folder it was loaded from."""
 
     @property
+    def fingerprint(self) -> str:
+        """A short hash of everything the signals depend on (guard, direction, refusal reader).
+
+        Cached answers carry the signals of the probe that produced them; the runner keys its
+        cache on this so a scan never reuses another probe's signals (or none).
+        """
+        import hashlib
+
+        h = hashlib.sha256(self.meta.model_dump_json().encode())
+        h.update(np.ascontiguousarray(self.guard.dim_.direction_, dtype=np.float32).tobytes())
+        if self.refusal is not None:
+            r = self.refusal
+            h.update(f"{r.layer}:{r.position}:{r.harmful_mean}:{r.harmless_mean}".encode())
+            h.update(np.ascontiguousarray(r.unit, dtype=np.float32).tobytes())
+        return h.hexdigest()[:16]
+
+    @property
     def layers(self) -> tuple[int, ...]:
         """Decoder blocks whose outputs the signals need."""
         layers = {self.guard.layer_}

@@ -229,9 +229,12 @@ async def run_async(
     params = config.params
     budget = _budget(config)
 
+    # a target whose answers carry extra state (a latent probe's signals) keys the cache on it
+    tag = str(getattr(target, "cache_tag", ""))
+
     async def one(case: Case) -> None:
         live = config.multiturn == "live" and is_multiturn(case)
-        key = cache_key(target.id, case, params) + (":live" if live else "")
+        key = cache_key(target.id, case, params) + (":live" if live else "") + tag
         response = store.cached(key)
         if response is not None:
             response = response.model_copy(update={"case_id": case.id})

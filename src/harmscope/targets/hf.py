@@ -298,6 +298,11 @@ class HFTarget:
             output.signals.update(signals)
         return outputs
 
+    @property
+    def cache_tag(self) -> str:
+        """Appended to cache keys: answers with one probe's signals are not another's."""
+        return f":latent={self.latent.fingerprint}" if self.latent is not None else ""
+
     # -- latent signals (worker thread) ---------------------------------------------------
 
     def _prefill_capture(self) -> contextlib.AbstractContextManager[dict[int, Any]]:
