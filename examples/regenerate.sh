@@ -5,10 +5,12 @@
 # Three runs on one stratified sample of 96 core cases (48 should-refuse, 48 look-alike
 # should-answer), greedy decoding, 48 new tokens:
 # 1. "transforms": every case plain and under one transform of every attack family (the
-#    per-transform tables and Risk Card transform evidence come from this run);
-# 2. "plain": the same cases plain only; its answers are the plain answers of run 1, served
-#    from the store's cache, so it costs no generation;
-# 3. "safety-prompt": the same plain cases with a safety system prompt.
+#    per-transform tables and Risk Card transform evidence come from this run), without the
+#    latent probe;
+# 2. "plain": the same cases plain only, with the embedded model's shipped latent probe, so
+#    each answer carries the model's harm belief (the cache is keyed on the probe, so these are
+#    generated again rather than taken from run 1);
+# 3. "safety-prompt": the same plain cases with a safety system prompt (and the probe).
 # Then the HTML report and the Risk Cards (Markdown and JSON) of each run, read against the
 # customer-support scenario; the comparison page of "plain" against "safety-prompt" (the two
 # differ only in the system prompt, which the page's "what differs" table shows); and the
@@ -27,7 +29,7 @@ COMMON=(--limit 96 --max-new-tokens 48 --db "$DB" --report-dir "$OUT/report")
 mkdir -p "$OUT/report" "$OUT/cards"
 run_id() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' "$1"; }
 
-"$HS" scan "${COMMON[@]}" --transforms "$TRANSFORMS" --json > "$OUT/report/transforms.json"
+"$HS" scan "${COMMON[@]}" --transforms "$TRANSFORMS" --latent-probe none --json > "$OUT/report/transforms.json"
 A=$(run_id "$OUT/report/transforms.json")
 "$HS" scan "${COMMON[@]}" --json > "$OUT/report/plain.json"
 P=$(run_id "$OUT/report/plain.json")
