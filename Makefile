@@ -35,8 +35,8 @@ test-all: install
 	HARMSCOPE_SLOW=1 $(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks training
+	$(VENV)/bin/ruff format --check src tests benchmarks training
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -223,6 +223,7 @@ def guard_overhead(
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Fit, select and evaluate the probe; write it and its training record."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="default")
     ap.add_argument("--out", type=Path, default=None, help="where the probe is written")
