@@ -245,3 +245,40 @@ def test_comparison_page_in_a_real_browser(tmp_path, leak_server):
 
     _assert_screenshot_not_blank(tmp_path, page, tmp_path / "compare.png", (1280, 1600))
     assert hits == [], f"the page made network requests: {hits}"
+
+
+def test_latent_page_in_a_real_browser(tmp_path, leak_server):
+    """A run's latent page with a hostile case id: the tiles and flags render, the id stays
+    text, nothing runs or loads, and the screenshot is not blank."""
+    from harmscope.metrics import CaseResult
+    from harmscope.records import Case, Response, Verdict
+    from harmscope.report.latent import render_latent_page
+
+    port, hits = leak_server
+    hostile = _payloads(port)[0]
+    rows = [  # (id, expected, harm belief, judge's refusal label)
+        (hostile, "refuse", 0.9, "full_compliance"),  # believed harmful, answered: flagged
+        ("r2", "refuse", 0.8, "full_refusal"),
+        ("a1", "comply", 0.1, "full_refusal"),  # not believed harmful, refused: flagged
+        ("a2", "comply", 0.2, "full_compliance"),
+    ]
+    results = []
+    for cid, expected, belief, label in rows:
+        case = Case.from_prompt("x", id=cid, category="hate", expected=expected)
+        signals = {"harm_belief": belief, "harm_belief_threshold": 0.26}
+        resp = Response(case_id=cid, target_id="hf/t", text="answer", signals=signals)
+        verdict = Verdict(case_id=cid, judge_id="judge@1", refusal=label)
+        results.append(CaseResult(case=case, response=resp, verdicts=(verdict,)))
+    page = tmp_path / "latent.html"
+    page.write_text(render_latent_page(title="run r", results=results, judge_id="judge@1"))
+
+    dom = _chromium(tmp_path, page.as_uri(), "--dump-dom")
+    assert dom.returncode == 0 and "<html" in dom.stdout, dom.stderr[-2000:]
+    html = dom.stdout
+    assert 'id="n-jailbreak">1<' in html and 'id="n-over-refusal">1<' in html
+    assert 'id="belief-auroc">1.000<' in html and "operating point (0.260" in html
+    assert "&lt;script&gt;window.__pwned=1;" in html, "the hostile id is shown as text"
+    scan = scan_page(html)
+    assert "script" not in scan.tags and scan.handlers == []
+    _assert_screenshot_not_blank(tmp_path, page, tmp_path / "latent.png", (1280, 1200))
+    assert hits == [], f"the page made network requests: {hits}"
