@@ -52,14 +52,12 @@ from harmscope.latent.intervene import ablation_hooks, addition_hooks
 from harmscope.latent.pipeline import generate_greedy
 from harmscope.latent.probe import LatentGuard
 from harmscope.latent.refusal import (
-    RefusalPhrases,
-    behaviour_mask,
-    discover_refusal_phrases,
+    behaviour_mask_of,
     kl_divergence,
     next_token_logprobs,
     phrase_log_odds,
     phrase_logprobs,
-    refusal_scores,
+    refusal_phrases_for,
     select_refusal_direction,
 )
 from harmscope.targets.models import load_model
@@ -149,18 +147,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     harm_vec = harm_guard.dim_.direction_[harm_layer]
 
     t1 = time.perf_counter()
-    phrases = None
-    if args.refusal_score == "phrases":
-        phrases = discover_refusal_phrases(m, tok, texts(h_sel)[: args.discover_n], batch_size=bs)
-    phrases = phrases or RefusalPhrases.first_tokens(tok)
+    phrases = refusal_phrases_for(
+        m, tok, texts(h_sel)[: args.discover_n], score=args.refusal_score, batch_size=bs
+    )
     print(f"refusal openings {list(phrases.texts)} {list(phrases.support)}", file=sys.stderr)
     # Arditi et al.: the refusal direction contrasts refused harmful with answered harmless
     kept = None
     if not args.no_filter_fit:
-        kept = behaviour_mask(
-            refusal_scores(m, tok, texts(h_fit), phrases, batch_size=bs),
-            refusal_scores(m, tok, texts(s_fit), phrases, batch_size=bs),
-        )
+        kept = behaviour_mask_of(m, tok, texts(h_fit), texts(s_fit), phrases, batch_size=bs)
     post_h, post_s = (a_h.post[kept[0]], a_s.post[kept[1]]) if kept else (a_h.post, a_s.post)
     post_dim = DiffInMeans().fit(post_h, post_s)
     print(f"refusal direction fitted on {len(post_h)} + {len(post_s)} prompts", file=sys.stderr)

@@ -127,23 +127,11 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
     ):
         assert (out / sub).is_file(), sub
 
-    ev = _json(
-        runner.invoke(
-            app,
-            [
-                "eval",
-                "--model",
-                str(model_dir),
-                "--data",
-                str(data_file),
-                "--guard",
-                str(out / "guard"),
-                "--html",
-                str(tmp_path / "eval.html"),
-                "--json",
-            ],
-        )
-    )
+    def evaluate(*extra: str) -> dict:
+        args = ["eval", "--model", str(model_dir), "--data", str(data_file)]
+        return _json(runner.invoke(app, [*args, "--guard", str(out / "guard"), *extra, "--json"]))
+
+    ev = evaluate("--html", str(tmp_path / "eval.html"))
     assert (tmp_path / "eval.html").read_text().count("<polyline") == 1
     assert ev["html"] == str(tmp_path / "eval.html")
     assert ev["n"] == 16 and ev["layer"] == report["guard"]["layer"]
@@ -152,23 +140,7 @@ def test_fit_eval_steer_sweep(model_dir: Path, data_file: Path, tmp_path: Path) 
     assert ev["system_prompt"] is None
 
     system = "You are a terse assistant. Answer in one line."
-    ev_sys = _json(
-        runner.invoke(
-            app,
-            [
-                "eval",
-                "--model",
-                str(model_dir),
-                "--data",
-                str(data_file),
-                "--guard",
-                str(out / "guard"),
-                "--system-prompt",
-                system,
-                "--json",
-            ],
-        )
-    )
+    ev_sys = evaluate("--system-prompt", system)
     assert ev_sys["system_prompt"] == system
     from harmscope.latent.signals import load_probe
     from harmscope.targets.models import load_model

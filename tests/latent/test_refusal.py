@@ -90,15 +90,21 @@ def test_select_refusal_direction_on_tiny_model() -> None:
         select_refusal_direction(model, tok, dim, harm[:1], safe[:1], layers=[4])
 
 
-def test_selection_skips_a_model_that_does_not_refuse_enough() -> None:
-    from harmscope.latent.refusal import RefusalNotMeasurable
-
+def _post_dim():
+    """A tiny Llama, two harmful and two harmless prompts, and their t_post-inst diff-in-means."""
     model, tok = make_model("llama", layers=3)
     harm = ["I cannot help with that. Sorry.", "Sorry, I cannot."]
     safe = ["What is the capital of France?", "How do I bake bread?"]
     dim = DiffInMeans().fit(
         capture_activations(model, tok, harm).post, capture_activations(model, tok, safe).post
     )
+    return model, tok, harm, safe, dim
+
+
+def test_selection_skips_a_model_that_does_not_refuse_enough() -> None:
+    from harmscope.latent.refusal import RefusalNotMeasurable
+
+    model, tok, harm, safe, dim = _post_dim()
     ids = refusal_token_ids(tok)
     gap = float(refusal_log_odds(next_token_logprobs(model, tok, harm), ids).mean()) - float(
         refusal_log_odds(next_token_logprobs(model, tok, safe), ids).mean()
@@ -213,12 +219,7 @@ def test_refusal_openings_counts_the_refusals_own_first_tokens() -> None:
 def test_selection_scores_phrases_and_applies_the_filters() -> None:
     from harmscope.latent.refusal import phrase_log_odds, phrase_logprobs
 
-    model, tok = make_model("llama", layers=3)
-    harm = ["I cannot help with that. Sorry.", "Sorry, I cannot."]
-    safe = ["What is the capital of France?", "How do I bake bread?"]
-    dim = DiffInMeans().fit(
-        capture_activations(model, tok, harm).post, capture_activations(model, tok, safe).post
-    )
+    model, tok, harm, safe, dim = _post_dim()
     ph = _phrases(tok, ["I'm sorry, but", "I cannot"])
     loose = select_refusal_direction(
         model, tok, dim, harm, safe, phrases=ph, positions=[-1], kl_max=1e9, min_induce=-1e9

@@ -389,7 +389,7 @@ def sweep(
     """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
     from dataclasses import asdict
 
-    from harmscope.latent.refusal import RefusalPhrases, discover_refusal_phrases
+    from harmscope.latent.refusal import refusal_phrases_for
     from harmscope.latent.sweep import sweep_tradeoff
 
     try:
@@ -399,12 +399,9 @@ def sweep(
     harm = _texts(harmful, "unsafe", data_dir)[:limit]
     loaded = _load(model)
     vec = _direction(direction, loaded.model_id)
-    phrases = None
-    if refusal_score == "phrases":
-        phrases = discover_refusal_phrases(
-            loaded.model, loaded.tokenizer, harm, batch_size=batch_size
-        )
-    phrases = phrases or RefusalPhrases.first_tokens(loaded.tokenizer)
+    phrases = refusal_phrases_for(
+        loaded.model, loaded.tokenizer, harm, score=refusal_score, batch_size=batch_size
+    )
     res = sweep_tradeoff(
         loaded.model,
         loaded.tokenizer,

@@ -42,16 +42,21 @@ class Activations:
         return int(self.inst.shape[1])
 
 
-def forward_batch(model: Any, enc: Any) -> Any:
-    """Run the model on an :class:`~harmscope.latent.positions.Encoded` batch (no grad)."""
+def forward_batch(model: Any, enc: Any, *, logits_to_keep: int = 0) -> Any:
+    """Run the model on an :class:`~harmscope.latent.positions.Encoded` batch (no grad).
+
+    ``logits_to_keep``: compute logits for the last so many positions only (0: all).
+    """
     import torch
 
+    extra = {"logits_to_keep": logits_to_keep} if logits_to_keep else {}
     with torch.inference_mode():
         return model(
             input_ids=enc.input_ids,
             attention_mask=enc.attention_mask,
             position_ids=enc.position_ids,
             use_cache=False,
+            **extra,
         )
 
 

@@ -168,28 +168,19 @@ def _fit_refusal(
 ) -> dict[str, Any]:
     from harmscope.latent.refusal import (
         RefusalNotMeasurable,
-        RefusalPhrases,
-        behaviour_mask,
-        discover_refusal_phrases,
-        refusal_scores,
+        behaviour_mask_of,
+        refusal_phrases_for,
         select_refusal_direction,
     )
 
     (harm_post, harm_texts), (safe_post, safe_texts) = harm, safe
     v_harm = [p.text for p in val if p.label == "unsafe"][: opt.refusal_val]
     v_safe = [p.text for p in val if p.label == "safe"][: opt.refusal_val]
-    phrases = None
-    if opt.refusal_score == "phrases":
-        phrases = discover_refusal_phrases(model, tokenizer, v_harm, batch_size=opt.batch_size)
-        if phrases is None:
-            log.warning("the model refused none of the harmful validation prompts")
-    phrases = phrases or RefusalPhrases.first_tokens(tokenizer)
+    bs = opt.batch_size
+    phrases = refusal_phrases_for(model, tokenizer, v_harm, score=opt.refusal_score, batch_size=bs)
     kept = None
     if opt.refusal_filter_fit:
-        kept = behaviour_mask(
-            refusal_scores(model, tokenizer, harm_texts, phrases, batch_size=opt.batch_size),
-            refusal_scores(model, tokenizer, safe_texts, phrases, batch_size=opt.batch_size),
-        )
+        kept = behaviour_mask_of(model, tokenizer, harm_texts, safe_texts, phrases, batch_size=bs)
     if kept is not None:
         harm_post, safe_post = np.asarray(harm_post)[kept[0]], np.asarray(safe_post)[kept[1]]
     dim = DiffInMeans().fit(harm_post, safe_post)

@@ -30,7 +30,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ __all__ = [
     "Candidate",
     "RefusalPhrases",
     "behaviour_mask",
+    "behaviour_mask_of",
     "RefusalNotMeasurable",
     "RefusalSelection",
     "kl_divergence",
@@ -54,6 +55,7 @@ __all__ = [
     "phrase_logprobs",
     "refusal_log_odds",
     "refusal_openings",
+    "refusal_phrases_for",
     "refusal_scores",
     "refusal_token_ids",
     "select_refusal_direction",
@@ -103,10 +105,9 @@ def next_token_logprobs(
         enc = encode_prompts(
             tokenizer, list(texts[start : start + batch_size]), layout=layout, system=system
         )
-        logits = forward_batch(model, enc).logits
-        last = torch.from_numpy(enc.positions.post[:, -1])
-        rows = torch.arange(logits.shape[0])
-        parts.append(torch.log_softmax(logits[rows, last].float(), dim=-1).numpy())
+        # left padding: every prompt ends in the last column, the only logits needed
+        logits = forward_batch(model, enc, logits_to_keep=1).logits[:, -1]
+        parts.append(torch.log_softmax(logits.float(), dim=-1).numpy())
     return np.concatenate(parts)
 
 
@@ -219,6 +220,27 @@ def discover_refusal_phrases(
     return refusal_openings(answers, tokenizer, n_tokens=n_tokens, max_phrases=max_phrases)
 
 
+def refusal_phrases_for(
+    model: Any,
+    tokenizer: Any,
+    harmful: Sequence[str],
+    *,
+    score: Literal["phrases", "first-token"] = "phrases",
+    batch_size: int = 8,
+) -> RefusalPhrases:
+    """The refusal openings to score.
+
+    The model's own (:func:`discover_refusal_phrases` on ``harmful``), or the first-token set
+    when asked for or when it refused none of them.
+    """
+    if score == "phrases":
+        found = discover_refusal_phrases(model, tokenizer, harmful, batch_size=batch_size)
+        if found is not None:
+            return found
+        log.warning("the model refused none of %d harmful prompts: first tokens", len(harmful))
+    return RefusalPhrases.first_tokens(tokenizer)
+
+
 def phrase_logprobs(
     model: Any,
     tokenizer: Any,
@@ -250,7 +272,7 @@ def phrase_logprobs(
         enc = encode_prompts(
             tokenizer, list(texts[start : start + batch_size]), layout=layout, system=system
         )
-        b, width = enc.input_ids.shape
+        b = enc.input_ids.shape[0]
         rep = n_ph if k > 1 else 1  # row i * rep + j: prompt i followed by phrase j
         step = torch.arange(1, k, dtype=torch.long)
         batch = Encoded(
@@ -268,8 +290,9 @@ def phrase_logprobs(
             ),
             enc.positions,
         )
-        # left padding: every prompt ends at column width - 1
-        logp = torch.log_softmax(forward_batch(model, batch).logits[:, width - 1 :].float(), -1)
+        # left padding: the last k columns are the prompt's last token and the phrase's tokens
+        logits = forward_batch(model, batch, logits_to_keep=k).logits
+        logp = torch.log_softmax(logits[:, -k:].float(), -1)
         firsts.append(logp[::rep, 0].numpy())
         block = np.empty((b, n_ph), dtype=np.float64)
         for j, p in enumerate(phrases.ids):
@@ -375,6 +398,22 @@ def behaviour_mask(
     if keep_h.sum() < min_per_class or keep_s.sum() < min_per_class:
         return None
     return keep_h, keep_s
+
+
+def behaviour_mask_of(
+    model: Any,
+    tokenizer: Any,
+    harmful: Sequence[str],
+    harmless: Sequence[str],
+    phrases: RefusalPhrases,
+    *,
+    batch_size: int = 8,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """:func:`behaviour_mask` of the model's refusal scores on the two sets of prompts."""
+    return behaviour_mask(
+        refusal_scores(model, tokenizer, harmful, phrases, batch_size=batch_size),
+        refusal_scores(model, tokenizer, harmless, phrases, batch_size=batch_size),
+    )
 
 
 def select_refusal_direction(
