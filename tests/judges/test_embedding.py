@@ -16,6 +16,13 @@ from harmscope.judges import load_judge
 from harmscope.judges.embedding import WEIGHTS_DIR, EmbeddingJudge, Head, load_head
 from harmscope.records import Case, Response
 
+# A text embedded alone and in a padded batch differs in the last float32 bits (other kernel
+# shapes, padding masked in a different reduction order): about 1e-7 on an embedding, so a
+# few 1e-7 on a head's probability. Scores of one text under different batch shapes are
+# compared to this absolute tolerance, which those differences sit far inside and any real
+# change (another head, another text) does not.
+BATCH_SHAPE_ATOL = 1e-4
+
 
 def test_binary_head_is_a_sigmoid_by_hand(tmp_path: Path) -> None:
     path = tmp_path / "h.npz"
@@ -86,7 +93,9 @@ def test_judges_real_answers_with_minilm() -> None:
     assert sum(v for k, v in refused.scores.items() if k.startswith("refusal.")) == pytest.approx(1)
     assert empty.unscored_reason == "empty response"
     one = asyncio.run(judge.judge(case, responses[0]))
-    assert one.refusal == refused.refusal and one.harm_score == pytest.approx(refused.harm_score)
+    assert one.refusal == refused.refusal and one.harm_score == pytest.approx(
+        refused.harm_score, abs=BATCH_SHAPE_ATOL
+    )
 
 
 def test_harm_scores_rank_harmful_checkset_answers_higher() -> None:
@@ -159,7 +168,9 @@ def test_concurrent_judge_calls_share_one_embedding_batch() -> None:
     batched = asyncio.run(judge.judge_batch(cases, responses))
     assert [v.case_id for v in together] == ["0", "1", "2", "3"]
     for a, b in zip(together, batched, strict=True):
-        assert a.refusal == b.refusal and a.harm_score == pytest.approx(b.harm_score)
+        assert a.refusal == b.refusal and a.harm_score == pytest.approx(
+            b.harm_score, abs=BATCH_SHAPE_ATOL
+        )
 
 
 # Answers written for this test: (request, answer, is a refusal). Soft refusals have no
