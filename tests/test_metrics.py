@@ -11,6 +11,15 @@ def test_wilson_matches_hand_computation():
     assert hi == pytest.approx(0.60322, abs=1e-4), "upper bound of 3/10"
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 50, 1000])
+def test_rate_lies_inside_its_interval_at_k_0_and_k_n(n):
+    for k in (0, n):
+        r = rate(k, n)
+        lo, hi = r.ci95
+        assert lo <= r.value <= hi
+    assert rate(0, n).ci95[0] == 0.0 and rate(n, n).ci95[1] == 1.0
+
+
 def test_wilson_edges():
     # 0/5: centre = half = 0.38415/1.7683 = 0.21724 -> (0, 0.43449)
     assert wilson_interval(0, 5) == pytest.approx((0.0, 0.43449), abs=1e-4)
