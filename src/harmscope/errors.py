@@ -11,6 +11,7 @@ __all__ = [
     "HarmscopeError",
     "MissingDependencyError",
     "NotFoundError",
+    "OutputError",
     "StoreError",
     "TargetError",
     "UnknownCategoryError",
@@ -38,6 +39,10 @@ class DataError(HarmscopeError, ValueError):
 
 class TargetError(HarmscopeError):
     """A target could not be reached or returned something unusable."""
+
+
+class OutputError(HarmscopeError):
+    """An output file or folder (export, report, cards) cannot be written where asked."""
 
 
 class StoreError(HarmscopeError):
