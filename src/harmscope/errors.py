@@ -12,6 +12,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "OutputError",
+    "RunBusyError",
     "StoreError",
     "TargetError",
     "UnknownCategoryError",
@@ -47,6 +48,10 @@ class OutputError(HarmscopeError):
 
 class StoreError(HarmscopeError):
     """The run store is unreadable, of another schema version, or lacks a run."""
+
+
+class RunBusyError(StoreError):
+    """Another live process is working on the run (it holds the run's lease)."""
 
 
 class MissingDependencyError(HarmscopeError, ImportError):

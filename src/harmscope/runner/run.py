@@ -2,7 +2,8 @@
 
 The runner is the only place that decides what runs when. Each case flows
 cache-or-target → judges → store, and is committed as a unit the moment it is judged, so a
-run killed at any instant resumes where it stopped.
+run killed at any instant resumes where it stopped. A run is leased to one worker at a time,
+so two resumes of one run never both send its cases.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 
 from harmscope.config import RunConfig
+from harmscope.errors import RunBusyError
 from harmscope.judges.base import Judge
 from harmscope.judges.error import CorrectedMetrics, MeasuredError, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
@@ -27,7 +29,7 @@ from harmscope.runner.conversation import (
     judge_turns,
     play,
 )
-from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key
+from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key, lease_owner
 from harmscope.targets.base import Target
 from harmscope.transforms.effects import TransformMetrics, per_transform
 
@@ -187,8 +189,12 @@ async def run_async(
     on_progress: Callable[[Progress], None] | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
     judge_error: MeasuredError | None = None,
+    use_cache: bool = True,
 ) -> RunSummary:
     """Run (or resume) a scan and return its summary.
+
+    The run is leased to this call while it works (see :mod:`harmscope.store.sqlite`); the
+    lease is released when it completes or stops.
 
     Args:
         config: The run's configuration (stored with a new run).
@@ -203,88 +209,167 @@ async def run_async(
             still to run (an upper bound: cached answers cost nothing).
         judge_error: The first judge's measured refusal error, stored with the run before any
             request so the rates can be corrected (see :mod:`harmscope.judges.error`).
+        use_cache: ``False``: answers are neither read from nor written to the response cache.
+
+    Raises:
+        StoreError: The store is not writable.
+        RunBusyError: Another live process is working on ``resume``, or took the run over.
     """
     judge_ids = [j.id for j in judges]
+    store.check_writable()
+    owner = lease_owner()
     if resume is None:
         if not cases:
             raise ValueError("a new run needs cases")
         run_id = store.create_run(
-            config=config, suite_ref=suite_ref, target_id=target.id, judges=judge_ids, cases=cases
+            config=config,
+            suite_ref=suite_ref,
+            target_id=target.id,
+            judges=judge_ids,
+            cases=cases,
+            owner=owner,
         )
     else:
         run_id = store.run(resume).run_id
-        store.set_judges(run_id, judge_ids)
-        store.set_status(run_id, "running")
-    if judge_error is not None:
-        store.set_judge_error(
-            run_id, judge_error.judge_id, judge_error.task, judge_error.model_dump()
-        )
-    results = store.results(run_id)
-    todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors=resume is not None)]
-    done = len(results) - len(todo)
-    if on_estimate is not None:
-        on_estimate(estimate(todo, config.params, live=config.multiturn == "live"))
-    stats = {"done": done, "errors": 0, "cached": 0, "skipped": 0}
-    sem = asyncio.Semaphore(config.concurrency)
-    params = config.params
-    budget = _budget(config)
+        store.acquire_lease(run_id, owner)
+    try:
+        if resume is not None:
+            store.set_judges(run_id, judge_ids)
+            store.set_status(run_id, "running")
+        if judge_error is not None:
+            store.set_judge_error(
+                run_id, judge_error.judge_id, judge_error.task, judge_error.model_dump()
+            )
+        work = _Work(config, store, target, judges, run_id, use_cache, on_progress)
+        return await work.run(owner, retry_errors=resume is not None, on_estimate=on_estimate)
+    finally:
+        store.release_lease(run_id, owner)
 
-    # a target whose answers carry extra state (a latent probe's signals) keys the cache on it
-    tag = str(getattr(target, "cache_tag", ""))
 
-    async def one(case: Case) -> None:
-        live = config.multiturn == "live" and is_multiturn(case)
-        key = cache_key(target.id, case, params) + (":live" if live else "") + tag
-        response = store.cached(key)
+class _Work:
+    """One session of a leased run: the cases still to do, sent, judged and stored."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        store: SQLiteStore,
+        target: Target,
+        judges: Sequence[Judge],
+        run_id: str,
+        use_cache: bool,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        self.config, self.store, self.target, self.judges = config, store, target, judges
+        self.run_id, self.use_cache, self.on_progress = run_id, use_cache, on_progress
+        self.stats = {"done": 0, "errors": 0, "cached": 0, "skipped": 0}
+        self.total = 0
+        self.sem = asyncio.Semaphore(config.concurrency)
+        self.budget = _budget(config)
+        # what tells this system under test from another with the same id (an endpoint URL,
+        # a latent probe whose signals the answers carry); never a secret
+        self.tag = str(getattr(target, "cache_tag", ""))
+
+    async def run(
+        self, owner: str, *, retry_errors: bool, on_estimate: Callable[[Estimate], None] | None
+    ) -> RunSummary:
+        store, run_id, config = self.store, self.run_id, self.config
+        judge_ids = [j.id for j in self.judges]
+        results = store.results(run_id)
+        todo = [r.case for r in results if not _is_done(r, judge_ids, retry_errors)]
+        self.total = len(results)
+        self.stats["done"] = len(results) - len(todo)
+        if on_estimate is not None:
+            on_estimate(estimate(todo, config.params, live=config.multiturn == "live"))
+        tasks = [asyncio.create_task(self.one(c)) for c in todo]
+        lost: list[bool] = []
+        beat = asyncio.create_task(_heartbeat(store, run_id, owner, tasks, lost))
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if lost:
+                raise RunBusyError(
+                    f"run {run_id}: another worker took the run over (this worker's lease went "
+                    "stale); this worker stopped"
+                ) from None
+            store.set_status(run_id, "stopped")
+            raise
+        finally:
+            beat.cancel()
+        if self.stats["skipped"]:
+            store.set_status(run_id, "stopped")
+            reason = (
+                f"budget reached ({self.budget!r}); {self.stats['skipped']} cases left: "
+                f"harmscope scan --db {store.path} --resume {run_id}"
+            )
+            return summarize(store, run_id, stop_reason=reason)
+        store.set_status(run_id, "complete")
+        return summarize(store, run_id)
+
+    async def one(self, case: Case) -> None:
+        stats, params = self.stats, self.config.params
+        live = self.config.multiturn == "live" and is_multiturn(case)
+        key = cache_key(self.target.id, case, params, system=self.tag + (":live" if live else ""))
+        response = self.store.cached(key) if self.use_cache else None
         if response is not None:
             response = response.model_copy(update={"case_id": case.id})
             stats["cached"] += 1
         else:
-            async with sem:
-                cost = estimate([case], params, live=live)
-                if budget is not None and not budget.try_spend(
-                    requests=cost.requests, tokens=cost.max_total_tokens
-                ):
-                    stats["skipped"] += 1  # left for a resume
-                    return
-                t0 = time.perf_counter()
-                if live:
-                    response = await play(target, case.messages, params, case_id=case.id)
-                else:
-                    response = await target.generate(case.messages, params, case_id=case.id)
-                if budget is not None and response.completion_tokens is not None:
-                    unused = cost.max_completion_tokens - response.completion_tokens
-                    budget.refund(tokens=max(0, unused))
-                if not response.latency_s:
-                    response = response.model_copy(update={"latency_s": time.perf_counter() - t0})
+            response = await self._ask(case, live)
+            if response is None:
+                stats["skipped"] += 1  # left for a resume
+                return
         if not response.ok:
             stats["errors"] += 1
-        verdicts = await _judge_all(judges, case, response)
+        verdicts = await _judge_all(self.judges, case, response)
         if live and response.ok:
-            verdicts += await _judge_conversation(judges, case, response)
-        store.save_result(run_id, response, verdicts, key=key)
+            verdicts += await _judge_conversation(self.judges, case, response)
+        self.store.save_result(self.run_id, response, verdicts, key=key, cache=self.use_cache)
         stats["done"] += 1
-        if on_progress is not None:
-            on_progress(Progress(stats["done"], len(results), stats["errors"], stats["cached"]))
+        if self.on_progress is not None:
+            self.on_progress(Progress(stats["done"], self.total, stats["errors"], stats["cached"]))
 
-    tasks = [asyncio.create_task(one(c)) for c in todo]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        store.set_status(run_id, "stopped")
-        raise
-    if stats["skipped"]:
-        store.set_status(run_id, "stopped")
-        reason = (
-            f"budget reached ({budget!r}); {stats['skipped']} cases left: "
-            f"harmscope scan --db {store.path} --resume {run_id}"
-        )
-        return summarize(store, run_id, stop_reason=reason)
-    store.set_status(run_id, "complete")
-    return summarize(store, run_id)
+    async def _ask(self, case: Case, live: bool) -> Response | None:
+        """The target's answer, or ``None`` when the budget does not allow the request."""
+        params, budget = self.config.params, self.budget
+        async with self.sem:
+            cost = estimate([case], params, live=live)
+            if budget is not None and not budget.try_spend(
+                requests=cost.requests, tokens=cost.max_total_tokens
+            ):
+                return None
+            t0 = time.perf_counter()
+            if live:
+                response = await play(self.target, case.messages, params, case_id=case.id)
+            else:
+                response = await self.target.generate(case.messages, params, case_id=case.id)
+            if budget is not None and response.completion_tokens is not None:
+                unused = cost.max_completion_tokens - response.completion_tokens
+                budget.refund(tokens=max(0, unused))
+            if not response.latency_s:
+                response = response.model_copy(update={"latency_s": time.perf_counter() - t0})
+            return response
+
+
+async def _heartbeat(
+    store: SQLiteStore,
+    run_id: str,
+    owner: str,
+    tasks: Sequence[asyncio.Task[None]],
+    lost: list[bool],
+) -> None:
+    """Renew the lease while the run works; stop the work if another worker took it over."""
+    every = max(0.05, min(10.0, store.lease_timeout_s / 4))
+    while True:
+        await asyncio.sleep(every)
+        if not store.renew_lease(run_id, owner):
+            log.error("run %s: lease lost to another worker; stopping", run_id)
+            lost.append(True)
+            for t in tasks:
+                t.cancel()
+            return
 
 
 def _budget(config: RunConfig) -> Budget | None:

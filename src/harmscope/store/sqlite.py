@@ -3,14 +3,22 @@
 Every response is committed together with its verdicts the moment it is judged, so a run
 killed at any instant (even by SIGKILL) keeps everything finished before it and can be
 resumed without redoing or duplicating a case. A response cache keyed by
-(target, conversation, generation parameters) is shared across runs.
+(target and its endpoint, conversation, generation parameters) is shared across runs.
+
+A run being worked on is *leased*: one process at a time holds it (owner ``host:pid:random``,
+heartbeat renewed while it runs). A second worker is refused while the lease is live; a lease
+whose owner died on this host, or whose heartbeat is older than ``lease_timeout_s``, is taken
+over in one ``BEGIN IMMEDIATE`` transaction, so two workers never both win it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -20,11 +28,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harmscope.config import RunConfig
-from harmscope.errors import NotFoundError, StoreError
+from harmscope.errors import NotFoundError, RunBusyError, StoreError
 from harmscope.metrics import CaseResult
 from harmscope.records import SCHEMA_VERSION, Case, GenerationParams, Response, Verdict
 
-__all__ = ["RunInfo", "RunStatus", "SQLiteStore", "cache_key"]
+__all__ = ["LEASE_TIMEOUT_S", "RunInfo", "RunStatus", "SQLiteStore", "cache_key", "lease_owner"]
 
 RunStatus = Literal["running", "complete", "stopped"]
 
@@ -50,7 +58,13 @@ CREATE TABLE IF NOT EXISTS cache (
 CREATE TABLE IF NOT EXISTS judge_errors (
     run_id TEXT NOT NULL, judge_id TEXT NOT NULL, task TEXT NOT NULL, report_json TEXT NOT NULL,
     PRIMARY KEY (run_id, judge_id, task));
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    heartbeat REAL NOT NULL);
 """
+
+LEASE_TIMEOUT_S = 60.0
+"""A lease whose heartbeat is older than this is stale and may be taken over."""
 
 
 class RunInfo(BaseModel):
@@ -76,10 +90,33 @@ class RunInfo(BaseModel):
     """Judge ids (``name@version``) that score the run."""
 
 
-def cache_key(target_id: str, case: Case, params: GenerationParams) -> str:
-    """Key of a cached response: same target, same conversation, same parameters."""
-    raw = f"{target_id}\x00{case.content_hash()}\x00{params.cache_key()}"
+def cache_key(target_id: str, case: Case, params: GenerationParams, *, system: str = "") -> str:
+    """Key of a cached response: same system, same conversation, same parameters.
+
+    Args:
+        target_id: ``provider/model``.
+        case: Only its messages count (its id does not).
+        params: Every generation parameter, the system prompt included.
+        system: Whatever else tells one system under test from another (a target's
+            ``cache_tag``: endpoint URL, latent probe; the run mode). Never a secret.
+    """
+    raw = "\x00".join((target_id, case.content_hash(), params.cache_key(), system))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def lease_owner() -> str:
+    """A new lease owner id for this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _now() -> str:
@@ -90,22 +127,58 @@ class SQLiteStore:
     """Runs, cases, responses and verdicts in one SQLite file.
 
     Args:
-        path: The database file (created if missing), or ``":memory:"``.
+        path: The database file, or ``":memory:"``.
+        create: Create the file (and its folder) if missing; ``False`` refuses a missing file.
+        lease_timeout_s: Heartbeat age after which another worker's lease is stale.
+
+    Raises:
+        StoreError: The file is missing (``create=False``), cannot be created, or is not a
+            harmscope store of this schema version.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, create: bool = True, lease_timeout_s: float = LEASE_TIMEOUT_S
+    ) -> None:
         self.path = str(path)
+        self.lease_timeout_s = lease_timeout_s
+        if self.path != ":memory:" and not create and not Path(self.path).is_file():
+            raise StoreError(f"{self.path}: no such store")
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.path}: cannot create the store's folder ({_why(exc)})"
+            ) from None
+        try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
             self._check_version()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"{self.path}: cannot open the store ({exc}); the file and its folder must be "
+                "writable"
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable harmscope database ({exc})") from None
+
+    def check_writable(self) -> None:
+        """Fail now, before any work, if the store cannot be written.
+
+        Raises:
+            StoreError: The file or its folder is read-only (SQLite's WAL needs both).
+        """
+        try:
+            with self._tx():
+                self._db.execute("DELETE FROM meta WHERE key='write-check'")
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"{self.path}: the store is not writable ({exc}); the file and its folder must "
+                "be writable, or choose another --db"
+            ) from None
 
     def _check_version(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -138,8 +211,12 @@ class SQLiteStore:
         target_id: str,
         judges: Sequence[str],
         cases: Sequence[Case],
+        owner: str | None = None,
     ) -> str:
-        """Store a new run and its cases in one transaction; return its id."""
+        """Store a new run and its cases in one transaction; return its id.
+
+        ``owner`` (see :func:`lease_owner`) leases the new run to its creator at once.
+        """
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         with self._tx():
             self._db.execute(
@@ -158,7 +235,60 @@ class SQLiteStore:
                 "INSERT INTO run_cases VALUES (?, ?, ?, ?)",
                 [(run_id, i, c.id, c.model_dump_json()) for i, c in enumerate(cases)],
             )
+            if owner is not None:
+                self._put_lease(run_id, owner)
         return run_id
+
+    # -- leases -----------------------------------------------------------------------------
+
+    def acquire_lease(self, run_id: str, owner: str) -> None:
+        """Lease ``run_id`` to ``owner``, taking over a stale lease (an atomic check-and-set).
+
+        Raises:
+            RunBusyError: Another live worker holds the run.
+        """
+        with self._tx():  # BEGIN IMMEDIATE: nobody else can read-then-write in between
+            row = self._db.execute(
+                "SELECT owner, host, pid, heartbeat FROM leases WHERE run_id=?", (run_id,)
+            ).fetchone()
+            if row is not None and row[0] != owner and not self._stale(*row[1:]):
+                age = max(0.0, time.time() - float(row[3]))
+                raise RunBusyError(
+                    f"run {run_id} is being worked on by {row[1]} pid {row[2]} (heartbeat "
+                    f"{age:.0f} s ago); wait for it to finish or stop it (a lease silent for "
+                    f"{self.lease_timeout_s:.0f} s is taken over)"
+                )
+            self._put_lease(run_id, owner)
+
+    def renew_lease(self, run_id: str, owner: str) -> bool:
+        """Renew ``owner``'s heartbeat; ``False`` if the lease is no longer ``owner``'s."""
+        cur = self._db.execute(
+            "UPDATE leases SET heartbeat=? WHERE run_id=? AND owner=?", (time.time(), run_id, owner)
+        )
+        return cur.rowcount == 1
+
+    def release_lease(self, run_id: str, owner: str) -> None:
+        """Give the run up (only if ``owner`` still holds it)."""
+        self._db.execute("DELETE FROM leases WHERE run_id=? AND owner=?", (run_id, owner))
+
+    def lease(self, run_id: str) -> str | None:
+        """The owner currently holding ``run_id``, live or stale, if any."""
+        row = self._db.execute("SELECT owner FROM leases WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _put_lease(self, run_id: str, owner: str) -> None:
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        pid = pid if pid.isdigit() else str(os.getpid())
+        self._db.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+            (run_id, owner, host, int(pid), time.time()),
+        )
+
+    def _stale(self, host: str, pid: int, heartbeat: float) -> bool:
+        if time.time() - float(heartbeat) > self.lease_timeout_s:
+            return True
+        return host == socket.gethostname() and not _pid_alive(int(pid))
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
         """Mark a run ``complete`` (stamping the time) or ``stopped``."""
@@ -235,9 +365,18 @@ class SQLiteStore:
         return [Case.model_validate_json(r[0]) for r in rows]
 
     def save_result(
-        self, run_id: str, response: Response, verdicts: Sequence[Verdict], *, key: str
+        self,
+        run_id: str,
+        response: Response,
+        verdicts: Sequence[Verdict],
+        *,
+        key: str,
+        cache: bool = True,
     ) -> None:
-        """Store a response and its verdicts atomically; cache a successful response."""
+        """Store a response and its verdicts atomically; cache a successful response.
+
+        ``cache=False`` stores the result without adding it to the response cache.
+        """
         with self._tx():
             self._db.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
@@ -247,7 +386,7 @@ class SQLiteStore:
                 "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
                 [(run_id, v.case_id, v.judge_id, v.model_dump_json()) for v in verdicts],
             )
-            if response.ok:
+            if response.ok and cache:
                 self._db.execute(
                     "INSERT OR REPLACE INTO cache VALUES (?, ?, ?)",
                     (key, response.model_dump_json(), _now()),
@@ -302,3 +441,7 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
