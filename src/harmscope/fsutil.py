@@ -71,8 +71,12 @@ def remove_stale_temporaries(dest: str | Path) -> list[Path]:
     return removed
 
 
-def check_output_dir(directory: str | Path) -> Path:
+def check_output_dir(directory: str | Path, *, create: bool = True) -> Path:
     """Make sure ``directory`` is a folder harmscope can write into, creating it if missing.
+
+    Args:
+        directory: The output folder.
+        create: Create it (and missing parents); when false only check that it could be.
 
     Raises:
         OutputError: It is a file, a parent is not a folder, or it cannot be created or
@@ -81,6 +85,13 @@ def check_output_dir(directory: str | Path) -> Path:
     d = Path(directory)
     if d.exists() and not d.is_dir():
         raise OutputError(f"{d}: is a file, not a folder")
+    if not create:
+        existing = next((p for p in (d, *d.parents) if p.exists()), Path("."))
+        if not existing.is_dir():
+            raise OutputError(f"cannot create folder {d}: {existing} is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot write into folder {existing}: permission denied")
+        return d
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harmscope.fsutil import check_output_dir, write_text_atomic
 from harmscope.metrics import Rate
 
 __all__ = [
@@ -238,8 +239,8 @@ def riskcard_json_schema() -> dict[str, Any]:
 
 
 def write_schema(path: str | Path = SCHEMA_PATH) -> Path:
-    """Write the JSON Schema (sorted keys, trailing newline) and return its path."""
+    """Write the JSON Schema (sorted keys, trailing newline) atomically; return its path."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(riskcard_json_schema(), indent=2, sort_keys=True) + "\n")
+    check_output_dir(out.parent)
+    write_text_atomic(out, json.dumps(riskcard_json_schema(), indent=2, sort_keys=True) + "\n")
     return out

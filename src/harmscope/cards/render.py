@@ -3,6 +3,9 @@
 Run text (prompts and answers) only ever appears inside fenced code blocks whose fence is
 longer than any backtick run in the text, so a Markdown viewer shows it literally and never
 interprets it as markup or HTML.
+
+The cards file is written atomically (:mod:`harmscope.fsutil`); its folder is created if
+missing.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from harmscope.cards.model import CARD_SCHEMA_VERSION, Evidence, RiskCard
+from harmscope.fsutil import check_output_dir, write_text_atomic
 from harmscope.metrics import Rate
 
 __all__ = ["cards_to_json", "format_rate", "render_markdown", "write_cards"]
@@ -141,15 +145,16 @@ def cards_to_json(cards: Sequence[RiskCard]) -> str:
 def write_cards(
     cards: Sequence[RiskCard], directory: str | Path, *, fmt: Format = "md", stem: str = "cards"
 ) -> Path:
-    """Write all cards to ``<directory>/<stem>.md`` or ``.json`` and return the path."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{stem}.{fmt}"
+    """Write all cards to ``<directory>/<stem>.md`` or ``.json`` atomically; return the path.
+
+    The folder is created if missing.
+
+    Raises:
+        OutputError: The folder cannot be created or written.
+    """
+    out = check_output_dir(directory)
     if fmt == "json":
         text = cards_to_json(cards)
     else:
         text = "# Risk Cards\n\n" + "\n---\n\n".join(render_markdown(c) for c in cards)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(out / f"{stem}.{fmt}", text)

@@ -20,9 +20,14 @@ def cards(
         Path | None, typer.Option(help="Deployment scenario YAML with thresholds.")
     ] = None,
     fmt: Annotated[Literal["md", "json"], typer.Option("--format", help="md or json.")] = "md",
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the cards file.")] = Path(
-        "harmscope-reports"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the cards file (created if missing; the run's cards file in it "
+            "is replaced).",
+        ),
+    ] = Path("harmscope-reports"),
     examples: Annotated[int, typer.Option(min=0, help="Run examples per harm card.")] = 3,
     over_refusal_examples: Annotated[
         int, typer.Option(min=0, help="Refused safe cases listed per over-refusal card.")
@@ -39,11 +44,16 @@ def cards(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Write the Risk Cards of a run, filled with its evidence, to <out>/<run>.cards.<fmt>."""
+    """Write the Risk Cards of a run, filled with its evidence, to <out>/<run>.cards.<fmt>.
+
+    The file is written atomically; a bad --out fails before the store is read.
+    """
     from harmscope.cards import build_cards, load_judge_error, load_scenario, write_cards
     from harmscope.cli.runs import _open
+    from harmscope.fsutil import check_output_dir
     from harmscope.runner import summarize
 
+    check_output_dir(out_dir, create=False)
     scen = load_scenario(scenario) if scenario else None
     jerr = load_judge_error(judge_error) if judge_error else None
     with _open(db) as store:

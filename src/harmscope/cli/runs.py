@@ -1,4 +1,10 @@
-"""``harmscope runs``, ``report`` and ``export``: read stored runs."""
+"""``harmscope runs``, ``report`` and ``export``: read stored runs.
+
+Output destinations are checked before the store is opened, so a bad one fails with a
+one-line error and nothing is read or written. A report folder (``--out DIR``) is created
+with any missing parents; a named file (``report --out FILE.html``, ``export -o FILE``) needs
+its folder to exist. Every file is written atomically.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +58,13 @@ def report(
     ] = None,
     db: DbOption = Path(DEFAULT_DB),
     out_dir: Annotated[
-        Path, typer.Option("--out", "--report-dir", help="Folder for the HTML page.")
+        Path,
+        typer.Option(
+            "--out",
+            "--report-dir",
+            help="Folder for the HTML page (created if missing; a page of the same run in it "
+            "is replaced), or a .html file name (its folder must exist).",
+        ),
     ] = Path("harmscope-reports"),
     scenario: Annotated[
         Path | None, typer.Option(help="Deployment scenario YAML to read the cards against.")
@@ -64,6 +76,9 @@ def report(
     redact: Annotated[
         bool, typer.Option(help="Redact example text (it is always truncated).")
     ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file named by --out FILE.html.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Render stored runs: terminal table, JSON, and the HTML report (or comparison)."""
@@ -72,6 +87,7 @@ def report(
     from harmscope.runner import summarize
 
     ids = runs or ["latest"]
+    out_dir, filename = _report_destination(out_dir, force=force)
     scen = load_scenario(scenario) if scenario else None
     jerr = load_judge_error(judge_error) if judge_error else None
     with _open(db) as store:
@@ -91,9 +107,12 @@ def report(
             judge_error=errors[0],
             redact=redact,
             config=configs[0],
+            filename=filename,
         )
     else:
-        path = write_comparison(summaries, results, out_dir, judge_errors=errors, configs=configs)
+        path = write_comparison(
+            summaries, results, out_dir, judge_errors=errors, configs=configs, filename=filename
+        )
     if as_json:
         if len(summaries) == 1:
             print_json({**summaries[0].model_dump(mode="json"), "report": str(path)})
@@ -107,14 +126,44 @@ def report(
     out.print(f"report: [bold]{path}[/]", highlight=False, soft_wrap=True)
 
 
+def _report_destination(out: Path, *, force: bool) -> tuple[Path, str | None]:
+    """``(folder, file name or None for the default)`` of ``report --out``.
+
+    Raises:
+        OutputError: A file that is not ``.html``, an existing ``.html`` file without
+            ``force``, or a destination that cannot be written.
+    """
+    from harmscope.errors import OutputError
+    from harmscope.fsutil import check_output_dir, check_output_file
+
+    if out.suffix.lower() == ".html" and not out.is_dir():
+        check_output_file(out, overwrite=force)
+        return out.parent, out.name
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: is a file; --out takes a folder or a .html file name")
+    return check_output_dir(out, create=False), None
+
+
 def export(
     run: Annotated[str, typer.Argument(help="Run id or 'latest'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File .jsonl or .parquet.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File .jsonl or .parquet; its folder must exist. An existing file is replaced.",
+        ),
+    ],
     db: DbOption = Path(DEFAULT_DB),
 ) -> None:
-    """Export a run, one row per case, to JSONL or Parquet."""
+    """Export a run, one row per case, to JSONL or Parquet (written atomically)."""
+    from harmscope.errors import DataError
+    from harmscope.fsutil import check_output_file
     from harmscope.store import export_run
 
+    if output.suffix.lower() not in {".jsonl", ".parquet"}:
+        raise DataError(f"{output}: export to .jsonl or .parquet")
+    check_output_file(output)
     with _open(db) as store:
         run_id = store.run(run).run_id
         n = export_run(store, run_id, output)

@@ -3,6 +3,9 @@
 Every piece of model or case text goes through Jinja2 autoescaping and, by default, the
 cards' redaction; the page carries a Content-Security-Policy that forbids scripts and every
 network load, and its charts are inline SVG drawn from plain geometry.
+
+Pages are written atomically (:mod:`harmscope.fsutil`): a killed run never leaves a
+half-written page in place of a good one. The report folder is created if missing.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from harmscope.cards.model import CONTENT_WARNING, JudgeError, RedactionOptions,
 from harmscope.cards.redact import redact as redact_text
 from harmscope.cards.scenario import RULE, Scenario
 from harmscope.errors import HarmscopeError
+from harmscope.fsutil import check_output_dir, write_text_atomic
 from harmscope.metrics import CaseResult
 from harmscope.report.charts import bar_chart, frontier_chart
 from harmscope.report.terminal import format_change, format_corrected, format_rate
@@ -150,11 +154,9 @@ def latent_link(
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write ``text`` to ``path`` atomically, creating its folder if missing."""
+    check_output_dir(path.parent)
+    return write_text_atomic(path, text)
 
 
 def write_html(
@@ -167,11 +169,17 @@ def write_html(
     judge_error: JudgeError | None = None,
     redact: bool = True,
     config: RunConfig | None = None,
+    filename: str | None = None,
 ) -> Path:
     """Write ``<directory>/<run_id>.html`` atomically and return its path.
 
-    The options are those of :func:`render_html`.
+    The options are those of :func:`render_html`; ``filename`` replaces ``<run_id>.html``.
+    A latent-signals page, when the run has signals, goes beside it.
+
+    Raises:
+        OutputError: The folder cannot be created or written.
     """
+    check_output_dir(directory)
     page = render_html(
         summary,
         results,
@@ -181,7 +189,7 @@ def write_html(
         redact=redact,
         config=config,
     )
-    written = _write(Path(directory) / f"{summary.run_id}.html", page)
+    written = _write(Path(directory) / (filename or f"{summary.run_id}.html"), page)
     from harmscope.report.latent import has_signals, latent_page_name, write_latent_page
 
     if has_signals(results):
@@ -242,8 +250,16 @@ def write_comparison(
     *,
     judge_errors: Sequence[JudgeError | None] | None = None,
     configs: Sequence[RunConfig | None] | None = None,
+    filename: str | None = None,
 ) -> Path:
-    """Write ``<directory>/compare-<first>-<last>.html`` and return its path."""
+    """Write ``<directory>/compare-<first>-<last>.html`` atomically and return its path.
+
+    ``filename`` replaces the default name.
+
+    Raises:
+        OutputError: The folder cannot be created or written.
+    """
+    check_output_dir(directory)
     page = render_comparison(summaries, results_list, judge_errors=judge_errors, configs=configs)
-    name = f"compare-{summaries[0].run_id}-{summaries[-1].run_id}.html"
+    name = filename or f"compare-{summaries[0].run_id}-{summaries[-1].run_id}.html"
     return _write(Path(directory) / name, page)
