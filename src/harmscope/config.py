@@ -49,6 +49,8 @@ class RunConfig(BaseModel):
     """Retries per request for transient target errors."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Per-request timeout for HTTP targets."""
+    max_retry_wait_s: float = Field(default=120.0, ge=0)
+    """Longest ``Retry-After`` an HTTP target waits for; a longer one fails the request."""
     transforms: tuple[str, ...] = ()
     """Transform specs (ids, families or ``a+b`` compositions); each case also runs under each."""
     transform_product: bool = False

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from tests.servers import free_port, serve
 
+from harmscope.config import RunConfig
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message
 from harmscope.targets import create_target
@@ -213,7 +214,99 @@ def test_timeout_is_an_error() -> None:
 
     with serve(app) as url:
         r = run(_ask(OpenAITarget("m", base_url=url, retries=0, timeout_s=0.2)))
-    assert r.error == "timeout"
+    assert r.error is not None and r.error.startswith("timeout after 0.2 s")
+
+
+def _limited(retry_after: str, calls: list[float]) -> FastAPI:
+    """429 with ``Retry-After`` on the first call, then an answer."""
+    app = FastAPI()
+
+    @app.post("/chat/completions")
+    async def chat() -> JSONResponse:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return JSONResponse(
+                {"error": {"message": "rate limited"}},
+                status_code=429,
+                headers={"Retry-After": retry_after},
+            )
+        return JSONResponse({"choices": [{"message": {"content": "after waiting"}}]})
+
+    return app
+
+
+def test_retry_after_beyond_30_s_is_honoured_up_to_the_maximum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # the wait asked for, without spending it
+        waits.append(seconds)
+
+    monkeypatch.setattr("harmscope.targets.openai._sleep", record)
+    calls: list[float] = []
+    with serve(_limited("45", calls)) as url:
+        r = run(_ask(OpenAITarget("m", base_url=url, retries=2, max_retry_wait_s=120)))
+    assert r.text == "after waiting" and len(calls) == 2
+    assert waits and waits[0] >= 44.9, f"waited {waits}, not the 45 s the server asked for"
+
+
+def test_retry_after_longer_than_the_maximum_fails_at_once_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[float] = []
+    with (
+        caplog.at_level("WARNING", logger="harmscope.targets.openai"),
+        serve(_limited("300", calls)) as url,
+    ):
+        t0 = time.monotonic()
+        r = run(_ask(OpenAITarget("m", base_url=url, retries=3, max_retry_wait_s=120)))
+        took = time.monotonic() - t0
+    assert len(calls) == 1, "not retried: the server asked for longer than allowed"
+    assert not r.ok and r.error is not None
+    assert r.error.startswith("HTTP 429: rate limited")
+    assert "300 s" in r.error and "--max-retry-wait" in r.error and "120 s" in r.error
+    assert any("300 s" in rec.getMessage() for rec in caplog.records), "a warning says so"
+    assert took < 10, "gave up at once instead of waiting"
+
+
+def test_a_hanging_endpoint_costs_timeout_times_attempts() -> None:
+    calls: list[float] = []
+    app = FastAPI()
+
+    @app.post("/chat/completions")
+    async def chat() -> dict:  # type: ignore[type-arg]
+        calls.append(time.monotonic())
+        await asyncio.sleep(5)
+        return {"choices": [{"message": {"content": "late"}}]}
+
+    with serve(app) as url:
+        t0 = time.monotonic()
+        r = run(_ask(OpenAITarget("m", base_url=url, retries=1, timeout_s=0.3, backoff_s=0.01)))
+        took = time.monotonic() - t0
+    assert len(calls) == 2 and r.error is not None and r.error.startswith("timeout after 0.3 s")
+    assert took < 4, f"two 0.3 s attempts took {took:.1f} s"
+
+
+def test_run_config_settings_reach_the_target() -> None:
+    config = RunConfig(timeout_s=7.5, retries=1, max_retry_wait_s=9.0)
+    target = create_target("openai/m", base_url="http://127.0.0.1:9/v1", config=config)
+    try:
+        assert isinstance(target, OpenAITarget)
+        assert (target.timeout_s, target.retries, target.max_retry_wait_s) == (7.5, 1, 9.0)
+    finally:
+        run(target.aclose())
+
+
+def test_cache_tag_names_the_endpoint_not_the_key() -> None:
+    a = OpenAITarget("m", base_url="http://127.0.0.1:1/v1/", api_key="sk-secret")
+    b = OpenAITarget("m", base_url="http://127.0.0.1:2/v1", api_key="sk-secret")
+    try:
+        assert a.cache_tag != b.cache_tag and "127.0.0.1:1/v1" in a.cache_tag
+        assert "sk-secret" not in a.cache_tag
+    finally:
+        run(a.aclose())
+        run(b.aclose())
 
 
 def test_bad_base_url_is_a_clear_error() -> None:

@@ -3,14 +3,16 @@
 ``openai/<model>`` with ``--base-url`` (default ``$OPENAI_BASE_URL`` or OpenAI's). The API
 key comes from ``$HARMSCOPE_API_KEY`` or ``$OPENAI_API_KEY``; it is never stored with a run.
 Transient failures (connection errors, timeouts, 408/409/429/5xx) are retried with exponential
-backoff and jitter, honouring ``Retry-After``; what still fails becomes a :class:`Response` with
-``error`` set, so one bad case never stops a run.
+backoff and jitter, honouring ``Retry-After`` up to ``max_retry_wait_s`` (a server asking for
+longer is not waited for: the case fails at once, saying so); what still fails becomes a
+:class:`Response` with ``error`` set, so one bad case never stops a run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import os
 import random
 import time
@@ -22,7 +24,9 @@ from harmscope.config import RunConfig
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 
-__all__ = ["API_KEY_ENVS", "OpenAITarget", "create"]
+__all__ = ["API_KEY_ENVS", "DEFAULT_MAX_RETRY_WAIT_S", "OpenAITarget", "create"]
+
+log = logging.getLogger(__name__)
 
 API_KEY_ENVS = ("HARMSCOPE_API_KEY", "OPENAI_API_KEY")
 """Environment variables read for the bearer token, first set wins."""
@@ -30,6 +34,9 @@ API_KEY_ENVS = ("HARMSCOPE_API_KEY", "OPENAI_API_KEY")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _MAX_BACKOFF_S = 30.0
+DEFAULT_MAX_RETRY_WAIT_S = 120.0
+"""Longest ``Retry-After`` honoured by default."""
+_sleep = asyncio.sleep  # the one place the target waits (tests observe it)
 
 
 class OpenAITarget:
@@ -41,7 +48,9 @@ class OpenAITarget:
         api_key: Bearer token; ``None`` reads :data:`API_KEY_ENVS`.
         timeout_s: Per-request timeout.
         retries: Retries of transient failures per request.
-        backoff_s: First backoff; doubles per retry (with jitter).
+        backoff_s: First backoff; doubles per retry (with jitter), at most 30 s.
+        max_retry_wait_s: Longest ``Retry-After`` waited for; a server asking for longer makes
+            the request fail at once, with the reason in its error.
         max_connections: Connection pool size (match the run's concurrency).
     """
 
@@ -54,6 +63,7 @@ class OpenAITarget:
         timeout_s: float = 120.0,
         retries: int = 3,
         backoff_s: float = 0.5,
+        max_retry_wait_s: float = DEFAULT_MAX_RETRY_WAIT_S,
         max_connections: int = 64,
     ) -> None:
         url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -64,6 +74,8 @@ class OpenAITarget:
         self.id = f"openai/{model}"
         self.retries = retries
         self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.max_retry_wait_s = max_retry_wait_s
         key = api_key if api_key is not None else _env_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.AsyncClient(
@@ -74,6 +86,11 @@ class OpenAITarget:
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
         )
+
+    @property
+    def cache_tag(self) -> str:
+        """Part of the cache key: one endpoint's answers are never served for another's."""
+        return f"url={self.base_url}"
 
     def _payload(self, messages: tuple[Message, ...], params: GenerationParams) -> dict[str, Any]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
@@ -98,11 +115,11 @@ class OpenAITarget:
         start = time.perf_counter()
         error = ""
         for attempt in range(self.retries + 1):
-            delay = self.backoff_s * 2**attempt * (0.5 + random.random())
+            delay = min(self.backoff_s * 2**attempt * (0.5 + random.random()), _MAX_BACKOFF_S)
             try:
                 r = await self._client.post("/chat/completions", json=payload)
             except httpx.TimeoutException:
-                error = "timeout"
+                error = f"timeout after {self.timeout_s:g} s ({self.base_url})"
             except httpx.TransportError as exc:
                 error = f"connection error: {exc!s} ({self.base_url})"
             else:
@@ -111,9 +128,17 @@ class OpenAITarget:
                 error = f"HTTP {r.status_code}: {_error_detail(r)}"
                 if r.status_code not in _RETRY_STATUS:
                     break
-                delay = _retry_after(r) or delay
+                asked = _retry_after(r)
+                if asked is not None and asked > self.max_retry_wait_s:
+                    error += (
+                        f" (the server asked to retry after {asked:.0f} s, more than the "
+                        f"{self.max_retry_wait_s:g} s allowed by --max-retry-wait; not retried)"
+                    )
+                    log.warning("%s: %s", case_id or self.id, error)
+                    break
+                delay = delay if asked is None else asked
             if attempt < self.retries:
-                await asyncio.sleep(min(delay, _MAX_BACKOFF_S))
+                await _sleep(delay)
         return Response(
             case_id=case_id,
             target_id=self.id,
@@ -200,5 +225,6 @@ def create(
         base_url=base_url or config.base_url,
         timeout_s=config.timeout_s,
         retries=config.retries,
+        max_retry_wait_s=config.max_retry_wait_s,
         max_connections=max(config.concurrency, 8),
     )
