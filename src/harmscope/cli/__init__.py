@@ -7,7 +7,7 @@ import sys
 import typer
 
 from harmscope.cli import attack, cards, guard, info, judge, latent, runs, scan, serve
-from harmscope.cli._common import fail
+from harmscope.cli._common import fail, os_error_message
 from harmscope.errors import HarmscopeError
 
 __all__ = ["app", "main"]
@@ -36,11 +36,13 @@ app.add_typer(
 
 
 def main() -> None:
-    """Entry point: run the app, turning harmscope errors into one-line messages."""
+    """Entry point: run the app, turning harmscope and file errors into one-line messages."""
     try:
         app()
     except HarmscopeError as exc:
         fail(str(exc))
+    except OSError as exc:  # a file or folder that cannot be read or written: name it
+        fail(os_error_message(exc))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None

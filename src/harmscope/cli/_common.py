@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-__all__ = ["err", "fail", "out", "print_json"]
+__all__ = ["err", "fail", "os_error_message", "out", "print_json"]
 
 out = Console()
 err = Console(stderr=True)
@@ -18,6 +18,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: message`` to stderr and exit."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise SystemExit(code)
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line naming the path(s) and the reason: ``out/report.html: Permission denied``."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {why}" if paths else why
 
 
 def print_json(obj: Any) -> None:

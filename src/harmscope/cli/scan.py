@@ -1,16 +1,23 @@
-"""``harmscope scan``."""
+"""``harmscope scan``.
+
+SIGTERM stops a scan like Ctrl-C: the run is marked ``stopped`` and ``--resume`` continues it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harmscope.cli._common import err, fail, out, print_json
 from harmscope.config import RunConfig
+from harmscope.errors import HarmscopeError
 from harmscope.records import GenerationParams
 from harmscope.runner.budget import Estimate
 from harmscope.runner.run import Progress as RunProgress
@@ -94,6 +101,28 @@ def scan(
             "for the model, if any; 'none' turns signals off."
         ),
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="HTTP targets: seconds per request before it fails [120]."),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option(min=0, max=20, help="HTTP targets: retries of a transient failure [3]."),
+    ] = None,
+    max_retry_wait: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="HTTP targets: longest Retry-After waited for, in seconds; a server asking "
+            "for longer fails the request at once [120].",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache", help="Neither read answers from the response cache nor add them to it."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Scan a target with a suite; store every answer and verdict; report the rates."""
@@ -120,6 +149,7 @@ def scan(
         max_requests=max_requests,
         max_tokens=max_tokens,
         latent_probe=latent_probe,
+        **_http_settings(timeout, retries, max_retry_wait),
         params=GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
@@ -148,31 +178,51 @@ def scan(
     def progress(p: RunProgress) -> None:
         bar.update(task, completed=p.done, total=p.total, errors=p.errors, cached=p.cached)
 
+    terminated: list[int] = []
     try:
-        summary = asyncio.run(
-            scan_async(
-                config,
-                db=db,
-                resume=resume,
-                data_dir=data_dir,
-                on_progress=progress,
-                on_estimate=plan,
-                budget=(max_requests, max_tokens) if resume else None,
+        with _sigterm_as_interrupt(terminated):
+            summary = asyncio.run(
+                scan_async(
+                    config,
+                    db=db,
+                    resume=resume,
+                    data_dir=data_dir,
+                    on_progress=progress,
+                    on_estimate=plan,
+                    budget=(max_requests, max_tokens) if resume else None,
+                    overrides=_http_settings(timeout, retries, max_retry_wait),
+                    use_cache=not no_cache,
+                )
             )
-        )
     except KeyboardInterrupt:
-        fail(f"stopped; continue with: harmscope scan --db {db} --resume latest", code=130)
+        fail(
+            f"stopped; continue with: harmscope scan --db {db} --resume latest",
+            code=128 + (terminated[0] if terminated else signal.SIGINT),
+        )
     finally:
         if bar.live.is_started:
             bar.stop()
     with SQLiteStore(db) as store:
         results = store.results(summary.run_id)
-    report = write_html(summary, results, report_dir)
+    try:
+        report: Path | None = write_html(summary, results, report_dir)
+        report_error = None
+    except (OSError, HarmscopeError) as exc:
+        report = None
+        why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+        report_error = (
+            f"run {summary.run_id} is {summary.status} in {db}, but its report could not be "
+            f"written to {report_dir} ({why}); write it later with: harmscope report --db {db} "
+            f"--out DIR {summary.run_id}"
+        )
     if as_json:
-        print_json({**summary.model_dump(mode="json"), "report": str(report)})
+        print_json({**summary.model_dump(mode="json"), "report": report and str(report)})
     else:
         out.print(render_summary(summary))
-        out.print(f"report: [bold]{report}[/]", highlight=False, soft_wrap=True)
+        if report is not None:
+            out.print(f"report: [bold]{report}[/]", highlight=False, soft_wrap=True)
+    if report_error is not None:
+        fail(report_error)
     if summary.stop_reason:
         err.print(f"stopped: {summary.stop_reason}", highlight=False, soft_wrap=True)
     if summary.cases and summary.errors == summary.cases:
@@ -182,3 +232,30 @@ def scan(
             f"continue with: harmscope scan --db {db} --resume {summary.run_id}",
             code=1,
         )
+
+
+def _http_settings(
+    timeout: float | None, retries: int | None, max_retry_wait: float | None
+) -> dict[str, Any]:
+    """The HTTP target settings given on the command line (they replace stored ones on resume)."""
+    given = {"timeout_s": timeout, "retries": retries, "max_retry_wait_s": max_retry_wait}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@contextmanager
+def _sigterm_as_interrupt(received: list[int]) -> Iterator[None]:
+    """While inside, SIGTERM is delivered as SIGINT (the run stops cleanly, resumable)."""
+
+    def on_term(signum: int, _frame: object) -> None:
+        received.append(signum)
+        signal.raise_signal(signal.SIGINT)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

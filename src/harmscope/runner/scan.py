@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from harmscope.config import RunConfig
+from harmscope.errors import StoreError
 from harmscope.records import Case
 from harmscope.runner.budget import Estimate
 from harmscope.runner.run import Progress, RunSummary, run_async
@@ -24,14 +26,19 @@ async def scan_async(
     on_progress: Callable[[Progress], None] | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
     budget: tuple[int | None, int | None] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    use_cache: bool = True,
 ) -> RunSummary:
     """Run ``config`` (or resume run ``resume`` with its stored config) into the store ``db``.
 
     ``on_estimate`` receives the cost estimate of the cases still to run before any request
-    is sent. ``budget`` (max requests, max tokens) replaces the stored caps when resuming.
+    is sent. ``budget`` (max requests, max tokens) replaces the stored caps when resuming, and
+    so do ``overrides`` (config fields such as ``timeout_s``, ``retries``,
+    ``max_retry_wait_s``). ``use_cache=False`` neither reads nor writes the response cache.
 
     Raises:
-        HarmscopeError: Bad suite, unknown target or judge, unreadable store.
+        HarmscopeError: Bad suite, unknown target or judge, a missing store to resume from, a
+            store that is unreadable or not writable, a run another process is working on.
     """
     from harmscope.judges import load_judge
     from harmscope.targets import create_target
@@ -40,11 +47,18 @@ async def scan_async(
     suite_ref = ""
     if resume is None:  # everything that can fail on bad input fails before the store exists
         cases, suite_ref = _cases(config, data_dir)
-    else:
         with SQLiteStore(db) as store:
+            store.check_writable()
+    else:
+        if str(db) != ":memory:" and not Path(db).is_file():
+            raise StoreError(f"{db}: no such store, so no run {resume!r} to resume (check --db)")
+        with SQLiteStore(db, create=False) as store:
             config = store.run(resume).config
+            store.check_writable()
         if budget is not None:
             config = config.model_copy(update={"max_requests": budget[0], "max_tokens": budget[1]})
+        if overrides:
+            config = config.model_copy(update=dict(overrides))
     judges = [load_judge(name) for name in config.judges]
     judge_error = None
     if config.judge_check and judges and not _has_error(db, resume, judges[0].id):
@@ -65,6 +79,7 @@ async def scan_async(
                 on_progress=on_progress,
                 on_estimate=on_estimate,
                 judge_error=judge_error,
+                use_cache=use_cache,
             )
     finally:
         await target.aclose()
