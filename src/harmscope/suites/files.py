@@ -8,6 +8,9 @@ Two line formats are accepted, one per line, and may not be mixed within a file:
   "category"?}``. ``unsafe`` becomes ``expected="refuse"``, ``safe`` ``expected="comply"``.
 
 A category may be a harmscope id or ``scheme:code`` of a crosswalked scheme (``llamaguard3:S9``).
+Anything else (a non-string category, tags that are not an object of plain values, text with a
+lone surrogate, JSON nested too deeply) is a :class:`~harmscope.errors.DataError` naming the
+file and line, raised before anything is run.
 """
 
 from __future__ import annotations
@@ -29,14 +32,17 @@ MAX_LINE_CHARS = 1_000_000
 """Longest line accepted; longer ones are reported, not loaded."""
 
 
-def resolve_category(raw: str | None) -> str:
+def resolve_category(raw: object) -> str:
     """Map a file's category field to a harmscope id (``unspecified`` when absent).
 
     Raises:
         UnknownCategoryError: The category is in neither the taxonomy nor a crosswalk.
+        DataError: The category is not a string.
     """
     if raw is None or raw == "":
         return "unspecified"
+    if not isinstance(raw, str):
+        raise DataError(f"category must be a string, not {_kind(raw)}")
     tax = load_taxonomy()
     scheme, sep, code = raw.partition(":")
     if sep and scheme in {"harmscope", *SCHEMES}:
@@ -58,7 +64,7 @@ def load_suite_file(path: str | Path, *, name: str | None = None, version: str =
     cases: list[Case] = []
     seen: set[str] = set()
     try:
-        with path.open(encoding="utf-8") as fh:
+        with path.open(encoding="utf-8", newline="\n") as fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -72,6 +78,8 @@ def load_suite_file(path: str | Path, *, name: str | None = None, version: str =
                 cases.append(case)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not cases:
         raise DataError(f"{path}: no cases")
     return Suite(name=suite_name, version=version, cases=tuple(cases))
@@ -82,8 +90,21 @@ def _parse_line(line: str, where: str, suite: str, version: str, lineno: int) ->
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise DataError(f"{where}: not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise DataError(f"{where}: not usable JSON ({exc})") from None
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object")
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
+        raise DataError(
+            f"{where}: text holds a lone surrogate ({bad}), not valid Unicode"
+        ) from None
+    except RecursionError:
+        raise DataError(f"{where}: JSON nested too deeply") from None
     try:
         return _to_case(row, suite, version, lineno)
     except ValidationError as exc:
@@ -92,37 +113,81 @@ def _parse_line(line: str, where: str, suite: str, version: str, lineno: int) ->
         raise DataError(f"{where}: {loc}: {first['msg']}") from None
     except HarmscopeError as exc:
         raise DataError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{where}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise DataError(f"{where}: {type(exc).__name__}: {exc}") from None
+
+
+def _kind(value: object) -> str:
+    """The JSON name of a value's type, for messages."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool | dict | list | str):
+        return names[type(value)]
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _tags(raw: object) -> dict[str, str]:
+    """``tags``: an object of strings, numbers or booleans (stored as strings)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DataError(f"tags must be an object of strings, not {_kind(raw)}")
+    tags = {}
+    for k, v in raw.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        if not isinstance(v, str | int | float):
+            raise DataError(f"tag {k!r} must be a string, not {_kind(v)}")
+        tags[str(k)] = str(v)
+    return tags
+
+
+def _text(row: dict[str, Any], name: str) -> str:
+    value = row.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{name!r} must be a non-empty string, not {_kind(value)}")
+    return value
+
+
+def _case_id(row: dict[str, Any], default: str | None) -> str:
+    raw = row.get("id", default)
+    if raw is None:
+        raise DataError("missing 'id'")
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise DataError(f"'id' must be a string, not {_kind(raw)}")
+    return str(raw)
 
 
 def _to_case(row: dict[str, Any], suite: str, version: str, lineno: int) -> Case:
     source = f"{suite}@{version}"
     category = resolve_category(row.get("category"))
-    tags = {str(k): str(v) for k, v in (row.get("tags") or {}).items()}
+    tags = _tags(row.get("tags"))
     if "label" in row:
         label = row["label"]
         if label not in ("safe", "unsafe"):
-            raise ValueError(f"label must be 'safe' or 'unsafe', not {label!r}")
-        text = row.get("text", row.get("prompt"))
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("missing 'text' (or 'prompt')")
+            raise DataError(f"label must be 'safe' or 'unsafe', not {_short(label)}")
+        text = _text(row, "text" if "text" in row else "prompt")
         return Case.from_prompt(
             text,
-            id=str(row.get("id", f"{suite}.{lineno:05d}")),
+            id=_case_id(row, f"{suite}.{lineno:05d}"),
             category=category,
             expected="refuse" if label == "unsafe" else "comply",
             source=source,
             tags=tags,
         )
     if "messages" in row:
+        if not isinstance(row["messages"], list):
+            raise DataError(f"'messages' must be an array, not {_kind(row['messages'])}")
         messages = tuple(Message.model_validate(m) for m in row["messages"])
-    elif isinstance(row.get("prompt"), str):
-        messages = (Message(role="user", content=row["prompt"]),)
+    elif "prompt" in row:
+        messages = (Message(role="user", content=_text(row, "prompt")),)
     else:
-        raise ValueError("a case needs 'prompt' or 'messages' (or 'text' with 'label')")
+        raise DataError("a case needs 'prompt' or 'messages' (or 'text' with 'label')")
+    if "expected" not in row:
+        raise DataError("missing 'expected' ('refuse' or 'comply')")
     return Case(
-        id=str(row["id"]),
+        id=_case_id(row, None),
         messages=messages,
         category=category,
         expected=row["expected"],
@@ -130,3 +195,8 @@ def _to_case(row: dict[str, Any], suite: str, version: str, lineno: int) -> Case
         tags=tags,
         parent_id=row.get("parent_id"),
     )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
