@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from harmscope.config import RunConfig
 from harmscope.errors import StoreError
-from harmscope.records import SCHEMA_VERSION, Case, Verdict
+from harmscope.records import SCHEMA_VERSION, Case, Response, Verdict
 from harmscope.runner import run_async, summarize
 from harmscope.store import SQLiteStore, export_run
 from harmscope.targets.echo import EchoTarget
@@ -166,3 +166,78 @@ def test_records_carry_the_schema_version_and_reject_newer_ones(tmp_path):
     con.close()
     with SQLiteStore(tmp_path / "v.db") as store, pytest.raises(StoreError, match="unreadable"):
         store.run("latest")
+
+
+class CountingTarget:
+    """Answers after a short pause and counts the requests it gets."""
+
+    def __init__(self, tag: str = "", delay: float = 0.0) -> None:
+        self.id, self.cache_tag, self.delay, self.calls = "test/count", tag, delay, 0
+
+    async def generate(self, messages, params, *, case_id=""):
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        return Response(case_id=case_id, target_id=self.id, text=f"{self.cache_tag} answer")
+
+    async def aclose(self):
+        pass
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path):
+    async def go():
+        with SQLiteStore(tmp_path / "n.db") as store:
+            target = CountingTarget()
+            kw = dict(store=store, target=target, judges=[StartsWithJudge()], suite_ref="s@1")
+            await run_async(RunConfig(), cases=_cases(4), use_cache=False, **kw)
+            empty = store._db.execute("SELECT COUNT(*) FROM cache").fetchone()[0]
+            await run_async(RunConfig(), cases=_cases(4), **kw)  # fills the cache
+            await run_async(RunConfig(), cases=_cases(4), use_cache=False, **kw)
+            return empty, target.calls
+
+    empty, calls = asyncio.run(go())
+    assert empty == 0, "a --no-cache run added nothing to the cache"
+    assert calls == 12, "a --no-cache run asked the target although the cache had the answers"
+
+
+def test_cache_is_keyed_on_the_targets_cache_tag(tmp_path):
+    async def go():
+        with SQLiteStore(tmp_path / "t.db") as store:
+            a, b = CountingTarget("url=http://a/v1"), CountingTarget("url=http://b/v1")
+            kw = dict(store=store, judges=[StartsWithJudge()], suite_ref="s@1", cases=_cases(3))
+            await run_async(RunConfig(), target=a, **kw)
+            second = await run_async(RunConfig(), target=b, **kw)
+            texts = {r.response.text for r in store.results(second.run_id)}
+            return a.calls, b.calls, texts
+
+    a_calls, b_calls, texts = asyncio.run(go())
+    assert (a_calls, b_calls) == (3, 3) and texts == {"url=http://b/v1 answer"}
+
+
+def test_a_second_resume_of_a_run_being_worked_on_is_refused(tmp_path):
+    db = tmp_path / "busy.db"
+    with SQLiteStore(db) as store:
+        run_id = store.create_run(
+            config=RunConfig(concurrency=2),
+            suite_ref="s@1",
+            target_id="test/count",
+            judges=["starts@1"],
+            cases=_cases(20),
+        )
+        store.set_status(run_id, "stopped")
+
+    async def go():
+        target = CountingTarget(delay=0.05)
+        with SQLiteStore(db) as one, SQLiteStore(db) as two:
+            kw = dict(target=target, judges=[StartsWithJudge()], resume=run_id)
+            first = asyncio.create_task(run_async(RunConfig(concurrency=2), store=one, **kw))
+            await asyncio.sleep(0.2)
+            with pytest.raises(StoreError, match=f"run {run_id} is being worked on"):
+                await run_async(RunConfig(concurrency=2), store=two, **kw)
+            summary = await first
+            held = one.lease(run_id)
+            return summary, target.calls, held
+
+    summary, calls, held = asyncio.run(go())
+    assert summary.status == "complete" and summary.completed == 20
+    assert calls == 20, "only one worker sent the cases"
+    assert held is None, "the lease is released on completion"

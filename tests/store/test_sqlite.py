@@ -1,12 +1,17 @@
 import json
+import socket
 import sqlite3
+import subprocess
+import sys
+import threading
 
 import pytest
 
 from harmscope.config import RunConfig
-from harmscope.errors import DataError, NotFoundError, StoreError
+from harmscope.errors import DataError, NotFoundError, RunBusyError, StoreError
 from harmscope.records import Case, GenerationParams, Response, Verdict
 from harmscope.store import SQLiteStore, cache_key, export_run
+from harmscope.store.sqlite import lease_owner
 
 
 def _cases(n=3):
@@ -116,3 +121,107 @@ def test_export_jsonl_and_parquet(tmp_path):
         assert [r["case_id"] for r in table] == ["c0", "c1"] and table[0]["response"] == "no"
         with pytest.raises(DataError, match="jsonl or .parquet"):
             export_run(store, run_id, tmp_path / "out.csv")
+
+
+def test_cache_key_depends_on_the_system_under_test():
+    case, p = _cases(1)[0], GenerationParams()
+    a = cache_key("openai/m", case, p, system="url=http://127.0.0.1:1/v1")
+    b = cache_key("openai/m", case, p, system="url=http://127.0.0.1:2/v1")
+    assert a != b != cache_key("openai/m", case, p)
+    assert a != cache_key("openai/m", case, p.model_copy(update={"system_prompt": "Be terse."}))
+    for field, value in [("temperature", 0.7), ("top_p", 0.9), ("seed", 3)]:
+        assert a != cache_key(
+            "openai/m",
+            case,
+            p.model_copy(update={field: value}),
+            system="url=http://127.0.0.1:1/v1",
+        ), field
+
+
+def test_results_stored_without_caching_leave_the_cache_alone(tmp_path):
+    with SQLiteStore(tmp_path / "x.db") as store:
+        run_id = _new_run(store, _cases(1))
+        resp = Response(case_id="c0", target_id="t", text="no")
+        store.save_result(run_id, resp, [], key="k", cache=False)
+        assert store.results(run_id)[0].response == resp and store.cached("k") is None
+
+
+def test_opening_a_missing_store_without_create_is_an_error(tmp_path):
+    with pytest.raises(StoreError, match="no such store"):
+        SQLiteStore(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_live_lease_refuses_another_owner_until_released(tmp_path):
+    db = tmp_path / "l.db"
+    with SQLiteStore(db) as a, SQLiteStore(db) as b:
+        run_id = _new_run(a, _cases(1))
+        mine, theirs = lease_owner(), lease_owner()
+        a.acquire_lease(run_id, mine)
+        a.acquire_lease(run_id, mine)  # the holder may take it again
+        with pytest.raises(RunBusyError, match=f"run {run_id} is being worked on by .* pid"):
+            b.acquire_lease(run_id, theirs)
+        assert a.renew_lease(run_id, mine) and not b.renew_lease(run_id, theirs)
+        a.release_lease(run_id, mine)
+        b.acquire_lease(run_id, theirs)
+        assert a.lease(run_id) == theirs and not a.renew_lease(run_id, mine)
+
+
+def test_the_lease_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    owner = f"{socket.gethostname()}:{int(dead.stdout)}:0000beef"
+    with SQLiteStore(tmp_path / "l.db") as store:
+        run_id = _new_run(store, _cases(1))
+        store.acquire_lease(run_id, owner)
+        store.acquire_lease(run_id, mine := lease_owner())
+        assert store.lease(run_id) == mine
+
+
+def test_a_lease_silent_past_the_timeout_is_taken_over(tmp_path):
+    elsewhere = "another-host:12345:0000beef"  # a pid on another host cannot be checked
+    with SQLiteStore(tmp_path / "l.db", lease_timeout_s=30) as store:
+        run_id = _new_run(store, _cases(1))
+        store.acquire_lease(run_id, elsewhere)
+        with pytest.raises(RunBusyError, match="another-host pid 12345"):
+            store.acquire_lease(run_id, lease_owner())
+        store._db.execute("UPDATE leases SET heartbeat = heartbeat - 31")
+        store.acquire_lease(run_id, mine := lease_owner())
+        assert store.lease(run_id) == mine
+
+
+def test_racing_takeovers_of_a_stale_lease_have_one_winner(tmp_path):
+    db = tmp_path / "race.db"
+    with SQLiteStore(db, lease_timeout_s=30) as store:
+        run_id = _new_run(store, _cases(1))
+        store.acquire_lease(run_id, "another-host:1:stale")
+        store._db.execute("UPDATE leases SET heartbeat = heartbeat - 3600")
+    barrier, won, refused = threading.Barrier(8), [], []
+
+    def contend() -> None:
+        with SQLiteStore(db, lease_timeout_s=30) as mine:
+            owner = lease_owner()
+            barrier.wait()
+            try:
+                mine.acquire_lease(run_id, owner)
+                won.append(owner)
+            except RunBusyError:
+                refused.append(owner)
+
+    threads = [threading.Thread(target=contend) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(won) == 1 and len(refused) == 7
+    with SQLiteStore(db) as store:
+        assert store.lease(run_id) == won[0]
+
+
+def test_check_writable_passes_on_a_writable_store(tmp_path):
+    with SQLiteStore(tmp_path / "w.db") as store:
+        store.check_writable()

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harmscope.errors import DataError, NotFoundError
 from harmscope.records import Case
@@ -111,3 +113,90 @@ def test_stratified_sample_is_proportional_and_deterministic():
     )
     assert [c.id for c in suite.sample(16, seed=1).cases] == [c.id for c in sample.cases]
     assert suite.sample(1000).cases == suite.cases
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "x", "label": "safe", "category": 7}\n', "category must be a string, not a num"),
+        ('{"text": "x", "label": "safe", "category": ["hate"]}\n', "category must be a string"),
+        ('{"text": "x", "label": "safe", "tags": ["a", "b"]}\n', "tags must be an object"),
+        ('{"text": "x", "label": "safe", "tags": 3}\n', "tags must be an object"),
+        ('{"text": "x", "label": "safe", "tags": {"k": {"n": 1}}}\n', "tag 'k' must be a string"),
+        ('{"text": "x\\ud800y", "label": "safe"}\n', r"lone surrogate \(\\ud800\)"),
+        ('{"text": "x", "label": "safe", "tags": {"\\udfff": "v"}}\n', "lone surrogate"),
+        ('{"text": "x", "label": "safe", "deep": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "deep"),
+        ('{"text": 1' + "0" * 5000 + ', "label": "safe"}\n', "not usable JSON"),
+        ('{"text": 5, "label": "safe"}\n', "'text' must be a non-empty string"),
+        ('{"id": {}, "prompt": "x", "category": "hate", "expected": "refuse"}\n', "'id' must be"),
+        ('{"id": "a", "messages": "hi", "category": "hate", "expected": "refuse"}\n', "array"),
+    ],
+)
+def test_lines_of_the_wrong_shape_are_data_errors_naming_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.jsonl"
+    good = '{"text": "fine", "label": "safe"}\n'
+    path.write_text(good + content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as info:
+        load_suite_file(path)
+    assert str(info.value).startswith(f"{path}:2: ") and "\n" not in str(info.value)
+
+
+def test_scalar_tags_are_kept_as_strings(tmp_path):
+    path = _write(
+        tmp_path / "t.jsonl", [{"text": "x", "label": "safe", "tags": {"n": 2, "b": True}}]
+    )
+    assert load_suite_file(path).cases[0].tags == {"n": "2", "b": "true"}
+
+
+# -- property: any JSON per line, any text: valid cases or a DataError naming file and line --
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_field_values = {
+    "id": st.text(max_size=8) | st.integers() | _json,
+    "text": st.text(max_size=20) | _json,
+    "prompt": st.text(max_size=20) | _json,
+    "label": st.sampled_from(["safe", "unsafe", "maybe"]) | _json,
+    "category": st.sampled_from(["hate", "privacy", "llamaguard3:S9", "", "x:y"]) | _json,
+    "expected": st.sampled_from(["refuse", "comply"]) | _json,
+    "tags": st.dictionaries(st.text(max_size=5), st.text(max_size=5) | _json, max_size=3) | _json,
+    "messages": st.lists(
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["user", "assistant", "system"]), "content": st.text()}
+        )
+        | _json,
+        max_size=3,
+    )
+    | _json,
+    "parent_id": st.none() | st.text(max_size=5) | _json,
+}
+_rows = st.fixed_dictionaries({}, optional=_field_values) | _json
+# a raw line: JSON of a row, or any text at all (lone surrogates excluded only where the
+# file cannot hold them: they are written as JSON escapes instead)
+_lines = _rows.map(lambda r: json.dumps(r, allow_nan=True)) | st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_lines, min_size=1, max_size=5))
+def test_any_file_gives_cases_or_a_data_error_with_file_and_line(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("prop") / "any.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        suite = load_suite_file(path)
+    except DataError as exc:
+        msg = str(exc)
+        assert msg.startswith(str(path)) and "\n" not in msg
+        assert msg.startswith(f"{path}:") or msg.endswith(": no cases"), msg
+        return
+    for case in suite.cases:
+        assert isinstance(case, Case) and case.id and case.category
+        assert case.expected in ("refuse", "comply")
+        case.model_dump_json().encode("utf-8")  # storable as UTF-8 (SQLite, JSON exports)
+        assert all(isinstance(v, str) for v in case.tags.values())
