@@ -56,10 +56,42 @@ def serve(
         str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
     ] = None,
     latent_probe: LatentProbeOpt = None,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            help="Most texts waiting for the detector; more get 503 with Retry-After at once "
+            "(0: unbounded)."
+        ),
+    ] = 64,
+    queue_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a text may wait for the detector before 503 (0: no limit)."),
+    ] = 2.0,
+    body_timeout: Annotated[
+        float, typer.Option(help="Seconds to receive a request body before 408 (0: no limit).")
+    ] = 5.0,
+    max_header_bytes: Annotated[
+        int, typer.Option(help="Largest request line plus headers; larger get 431.")
+    ] = 16_384,
+    max_connections: Annotated[
+        int, typer.Option(help="Most open connections; more get 503 (0: unlimited).")
+    ] = 1024,
+    threads: Annotated[
+        int, typer.Option(help="Torch threads for the detector (0: one per core).")
+    ] = 1,
 ) -> None:
     """Serve /v1/moderations, the /v1/chat/completions proxy, /healthz and /metrics."""
+    from harmscope.errors import HarmscopeError
     from harmscope.guard.app import serve as serve_app
     from harmscope.guard.engine import load_guard
+
+    if min(max_queue, queue_timeout, body_timeout, max_connections, threads) < 0:
+        raise HarmscopeError(
+            "--max-queue, --queue-timeout, --body-timeout, --max-connections and --threads "
+            "must be >= 0"
+        )
+    if max_header_bytes < 1:
+        raise HarmscopeError("--max-header-bytes must be at least 1")
 
     built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
     token = os.environ.get(auth_token_env) or None
@@ -77,6 +109,12 @@ def serve(
         api_key=os.environ.get(upstream_key_env) or None,
         auth_token=token,
         max_body_bytes=max_body_bytes,
+        max_queue=max_queue or None,
+        queue_timeout_s=queue_timeout or None,
+        body_timeout_s=body_timeout or None,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections or None,
+        threads=threads or None,
     )
 
 

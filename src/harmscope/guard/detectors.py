@@ -19,6 +19,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -54,13 +55,20 @@ class Detector(Protocol):
         ...
 
 
-async def ascore(detector: Detector, texts: list[str]) -> list[dict[str, float]]:
-    """Score from async code: the detector's own ``ascore`` if it has one, else in a thread."""
+async def ascore(
+    detector: Detector, texts: list[str], *, executor: Executor | None = None
+) -> list[dict[str, float]]:
+    """Score from async code: the detector's own ``ascore`` if it has one, else in a thread.
+
+    The thread is one of ``executor`` (default: the event loop's default executor), so the
+    event loop stays free while a synchronous detector computes.
+    """
     native = getattr(detector, "ascore", None)
     if native is not None and asyncio.iscoroutinefunction(native):
         result: list[dict[str, float]] = await native(texts)
         return result
-    return await asyncio.to_thread(detector.score, texts)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, detector.score, texts)
 
 
 _MLP_KEYS = ("any_W1", "any_b1", "any_W2", "any_b2")

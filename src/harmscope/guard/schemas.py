@@ -14,6 +14,7 @@ all; ``harmscope_reasons`` says which rule.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -26,8 +27,14 @@ from harmscope.guard.policy import Decision
 from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "OPENAI_CATEGORIES",
+    "ErrorResponse",
     "ModerationRequest",
+    "ModerationResponse",
+    "ModerationResult",
+    "json_problem",
+    "request_schema",
     "moderation_response",
     "openai_view",
     "unmapped_categories",
@@ -142,6 +149,81 @@ def moderation_response(decisions: Sequence[Decision], *, model: str) -> dict[st
     return {"id": f"modr-{uuid.uuid4().hex[:24]}", "model": model, "results": results}
 
 
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a request body."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    r"""Why a parsed JSON body cannot be processed, or ``None`` when it can.
+
+    Rejects nesting deeper than ``max_depth`` and strings (values or keys) holding a lone
+    UTF-16 surrogate (``"\ud800"`` escapes decode to one; no UTF-8 text can carry it, so
+    neither the detector nor the response could). Iterative, so any depth is safe to check.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return "request body holds a lone UTF-16 surrogate (not valid Unicode text)"
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                return f"request body is nested deeper than {max_depth} levels"
+            if isinstance(item, dict):
+                stack.extend((k, depth) for k in item)
+                stack.extend((v, depth + 1) for v in item.values())
+            else:
+                stack.extend((v, depth + 1) for v in item)
+    return None
+
+
+def request_schema() -> dict[str, Any]:
+    """JSON schema of :class:`ModerationRequest` with its definitions inlined (for OpenAPI)."""
+    schema = ModerationRequest.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.rsplit("/", 1)[1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
+class ModerationResult(BaseModel):
+    """One result of the moderation response (documentation and tests)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flagged: bool
+    categories: dict[str, bool]
+    category_scores: dict[str, float]
+    category_applied_input_types: dict[str, list[str]]
+    harmscope_categories: list[str]
+    harmscope_openai_unmapped: list[str]
+    harmscope_category_scores: dict[str, float]
+    harmscope_unsafe_score: float
+    harmscope_reasons: list[str]
+
+
+class ModerationResponse(BaseModel):
+    """``POST /v1/moderations`` answer (documentation and tests)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    model: str
+    results: list[ModerationResult]
+
+
 class ErrorBody(BaseModel):
     """OpenAI-style error object."""
 
@@ -149,6 +231,12 @@ class ErrorBody(BaseModel):
     type: str = "invalid_request_error"
     param: str | None = None
     code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """``{"error": {...}}`` (documentation and tests)."""
+
+    error: ErrorBody
 
 
 def error_body(

@@ -6,14 +6,21 @@ Exposed at ``GET /metrics``:
 * ``harmscope_guard_texts_total{endpoint}`` — texts checked;
 * ``harmscope_guard_flagged_total{category}`` — flagged texts per harmscope category (``any``
   counts every flagged text);
-* ``harmscope_guard_request_seconds`` — latency histogram of requests (all endpoints).
+* ``harmscope_guard_request_seconds`` — latency histogram of requests (all endpoints);
+* ``harmscope_guard_shed_total{reason}`` — requests answered without checking their texts:
+  ``queue_full`` (503 at admission), ``queue_timeout`` (503 after waiting past the deadline),
+  ``disconnected`` (the client left before the answer; its texts were dropped);
+* ``harmscope_guard_queue_depth`` — texts waiting for the detector now.
+
+Label sets are fixed by the service (endpoints, status codes, categories, shed reasons), so
+the registry stays bounded whatever clients send.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
@@ -30,8 +37,15 @@ def _escape(value: str) -> str:
 class Metrics:
     """Counters and a histogram, safe to update from several threads."""
 
-    def __init__(self, buckets: Iterable[float] = LATENCY_BUCKETS) -> None:
+    def __init__(
+        self,
+        buckets: Iterable[float] = LATENCY_BUCKETS,
+        *,
+        queue_depth: Callable[[], int] | None = None,
+    ) -> None:
         self.buckets = tuple(sorted(buckets))
+        self.queue_depth = queue_depth
+        self.shed: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, int]] = Counter()
         self.texts: Counter[str] = Counter()
@@ -49,6 +63,11 @@ class Metrics:
             for i, bound in enumerate(self.buckets):
                 if seconds <= bound:
                     self._bucket_counts[i] += 1
+
+    def observe_shed(self, reason: str) -> None:
+        """Count one request shed for ``reason`` (its texts were not checked)."""
+        with self._lock:
+            self.shed[reason] += 1
 
     def observe_texts(self, endpoint: str, flagged_categories: Iterable[Iterable[str]]) -> None:
         """Count checked texts; each item lists the categories of one text (empty: safe)."""
@@ -97,4 +116,18 @@ class Metrics:
             )
             lines.append(f"harmscope_guard_request_seconds_sum {self._latency_sum:.6f}")
             lines.append(f"harmscope_guard_request_seconds_count {self._latency_count}")
+            lines += [
+                "# HELP harmscope_guard_shed_total Requests shed without checking their texts.",
+                "# TYPE harmscope_guard_shed_total counter",
+            ]
+            for reason in sorted({"queue_full", "queue_timeout", "disconnected", *self.shed}):
+                lines.append(
+                    f'harmscope_guard_shed_total{{reason="{_escape(reason)}"}} {self.shed[reason]}'
+                )
+            if self.queue_depth is not None:
+                lines += [
+                    "# HELP harmscope_guard_queue_depth Texts waiting for the detector.",
+                    "# TYPE harmscope_guard_queue_depth gauge",
+                    f"harmscope_guard_queue_depth {self.queue_depth()}",
+                ]
         return "\n".join(lines) + "\n"
