@@ -8,12 +8,17 @@ folder must exist, and an existing file is replaced only with ``--force``).
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from tests.store.killwrite import build_store, kill_while_writing, run_cli, temporaries
+from tests.store.killwrite import (
+    build_store,
+    kill_while_writing,
+    one_line_error,
+    run_cli,
+    temporaries,
+    unwritable_folder,
+)
 
 N = 1500
 
@@ -30,30 +35,6 @@ def _page_complete(path: Path, run_id: str) -> None:
     assert text.lower().startswith("<!doctype html>"), text[:40]
     assert text.rstrip().endswith("</html>"), "the page is not cut off"
     assert run_id in text
-
-
-def _one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
-    assert "Traceback" not in r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
-def _unwritable(tmp_path: Path) -> Path:
-    """A folder this process cannot create anything in, even as root."""
-    if os.geteuid() != 0:
-        d = tmp_path / "ro"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    try:
-        Path("/sys/harmscope-probe").mkdir()
-    except OSError:
-        return Path("/sys")
-    Path("/sys/harmscope-probe").rmdir()
-    pytest.skip("no unwritable folder available")
 
 
 def test_sigkilled_report_leaves_the_old_page_or_none(bulk, tmp_path) -> None:
@@ -90,7 +71,7 @@ def test_report_to_an_html_file_needs_force_to_replace_it(bulk, tmp_path) -> Non
     dest.write_text("keep me")
     args = ["report", "latest", "--db", str(db), "--out", str(dest), "--json"]
     r = run_cli(args, tmp_path)
-    _one_line_error(r, str(dest), "--force")
+    one_line_error(r, str(dest), "--force")
     assert dest.read_text() == "keep me"
     r = run_cli([*args, "--force"], tmp_path)
     assert r.returncode == 0, r.stderr
@@ -115,11 +96,11 @@ def test_report_to_a_bad_destination_is_a_one_line_error(bulk, tmp_path, where) 
     dest = {
         "file": plain,
         "missing-folder-of-file": tmp_path / "no" / "page.html",
-        "unwritable": _unwritable(tmp_path) / "reports",
+        "unwritable": unwritable_folder(tmp_path) / "reports",
         "under-a-file": plain / "reports",
     }[where]
     r = run_cli(["report", "latest", "--db", str(db), "--out", str(dest)], tmp_path)
-    _one_line_error(r)
+    one_line_error(r)
     assert plain.read_text() == "mine"
     assert not (tmp_path / "no").exists()
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before, "the store is untouched"
@@ -131,5 +112,5 @@ def test_a_failed_page_write_is_one_line_and_leaves_no_temporary(bulk, tmp_path)
     out = tmp_path / "reports"
     (out / f"{run_id}.html").mkdir(parents=True)
     r = run_cli(["report", "latest", "--db", str(db), "--out", str(out)], tmp_path)
-    _one_line_error(r, f"{run_id}.html")
+    one_line_error(r, f"{run_id}.html")
     assert [p.name for p in out.iterdir()] == [f"{run_id}.html"], "no temporary is left"

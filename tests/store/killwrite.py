@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from harmscope.config import RunConfig
 from harmscope.fsutil import TMP_SUFFIX
 from harmscope.records import Case, Response, Verdict
@@ -71,6 +73,30 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*HARMSCOPE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
     )
+
+
+def one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
+    """``r`` failed with exit code 2 and one ``error:`` line on stderr naming ``words``."""
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create anything in, even as root (then ``/sys``)."""
+    if os.geteuid() != 0:
+        d = tmp_path / "ro"
+        d.mkdir()
+        d.chmod(0o555)
+        return d
+    try:
+        Path("/sys/harmscope-probe").mkdir()
+    except OSError:
+        return Path("/sys")
+    Path("/sys/harmscope-probe").rmdir()
+    pytest.skip("no unwritable folder available")
 
 
 def temporaries(directory: Path) -> list[Path]:

@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.store.killwrite import build_store, kill_while_writing, run_cli, temporaries
+from tests.store.killwrite import (
+    build_store,
+    kill_while_writing,
+    one_line_error,
+    run_cli,
+    temporaries,
+    unwritable_folder,
+)
 
 from harmscope.fsutil import TMP_SUFFIX
 
@@ -93,32 +100,6 @@ def test_export_removes_only_temporaries_of_dead_processes(bulk, out) -> None:
     assert other.exists(), "only temporaries of the file being written are touched"
 
 
-def _unwritable(tmp_path: Path) -> Path:
-    """A folder this process cannot write into, even as root."""
-    if os.geteuid() != 0:
-        d = tmp_path / "ro"
-        d.mkdir()
-        d.chmod(0o555)
-        return d
-    if Path("/sys").is_dir() and not os.access("/sys", os.W_OK):
-        return Path("/sys")
-    probe = Path("/sys/harmscope-probe")
-    try:
-        probe.mkdir()
-    except OSError:
-        return Path("/sys")
-    probe.rmdir()
-    pytest.skip("no unwritable folder available")
-
-
-def _one_line_error(r: subprocess.CompletedProcess[str], *words: str) -> None:
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
-
-
 @pytest.mark.parametrize("where", ["missing", "unwritable", "folder", "under-a-file"])
 def test_export_to_a_bad_destination_is_a_one_line_error(bulk, tmp_path, where) -> None:
     db, _ = bulk
@@ -126,7 +107,7 @@ def test_export_to_a_bad_destination_is_a_one_line_error(bulk, tmp_path, where) 
     (tmp_path / "plain.txt").write_text("x")
     dest = {
         "missing": tmp_path / "no" / "such" / "run.jsonl",
-        "unwritable": _unwritable(tmp_path) / "run.jsonl",
+        "unwritable": unwritable_folder(tmp_path) / "run.jsonl",
         "folder": tmp_path,
         "under-a-file": tmp_path / "plain.txt" / "run.parquet",
     }[where]
@@ -134,7 +115,7 @@ def test_export_to_a_bad_destination_is_a_one_line_error(bulk, tmp_path, where) 
         dest = tmp_path / "a.jsonl"
         dest.mkdir()
     r = run_cli(["export", "latest", "--db", str(db), "-o", str(dest)], tmp_path)
-    _one_line_error(r, str(dest))
+    one_line_error(r, str(dest))
     assert not (tmp_path / "no").exists(), "no folder is created for an export"
     assert (db.stat().st_mtime_ns, db.stat().st_size) == before, "the store is untouched"
 
@@ -142,7 +123,7 @@ def test_export_to_a_bad_destination_is_a_one_line_error(bulk, tmp_path, where) 
 def test_export_with_an_unknown_extension_fails_before_reading(bulk, tmp_path) -> None:
     db, _ = bulk
     r = run_cli(["export", "latest", "--db", str(db), "-o", str(tmp_path / "run.csv")], tmp_path)
-    _one_line_error(r, ".jsonl or .parquet")
+    one_line_error(r, ".jsonl or .parquet")
     assert list(tmp_path.iterdir()) == []
 
 
