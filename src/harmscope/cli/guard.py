@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -56,17 +56,18 @@ def serve(
         str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
     ] = None,
     latent_probe: LatentProbeOpt = None,
+    max_batch: Annotated[int, typer.Option(help="Most texts per detector call.")] = 8,
     max_queue: Annotated[
         int,
         typer.Option(
             help="Most texts waiting for the detector; more get 503 with Retry-After at once "
-            "(0: unbounded)."
+            "(0: unbounded; a request into an empty queue is always taken)."
         ),
-    ] = 64,
+    ] = 8,
     queue_timeout: Annotated[
         float,
         typer.Option(help="Seconds a text may wait for the detector before 503 (0: no limit)."),
-    ] = 2.0,
+    ] = 0.25,
     body_timeout: Annotated[
         float, typer.Option(help="Seconds to receive a request body before 408 (0: no limit).")
     ] = 5.0,
@@ -79,19 +80,31 @@ def serve(
     threads: Annotated[
         int, typer.Option(help="Torch threads for the detector (0: one per core).")
     ] = 1,
+    proxy_unknown_shapes: Annotated[
+        Literal["block", "allow"],
+        typer.Option(
+            help="Chat proxy: refuse message shapes it does not understand (400 / 502), or "
+            "forward them after checking every string in them."
+        ),
+    ] = "block",
+    proxy_non_text_parts: Annotated[
+        Literal["block", "allow"],
+        typer.Option(help="Chat proxy: refuse image, audio and file parts, or pass them."),
+    ] = "block",
 ) -> None:
     """Serve /v1/moderations, the /v1/chat/completions proxy, /healthz and /metrics."""
     from harmscope.errors import HarmscopeError
     from harmscope.guard.app import serve as serve_app
     from harmscope.guard.engine import load_guard
+    from harmscope.guard.proxy import ProxyOptions
 
     if min(max_queue, queue_timeout, body_timeout, max_connections, threads) < 0:
         raise HarmscopeError(
             "--max-queue, --queue-timeout, --body-timeout, --max-connections and --threads "
             "must be >= 0"
         )
-    if max_header_bytes < 1:
-        raise HarmscopeError("--max-header-bytes must be at least 1")
+    if max_header_bytes < 1 or max_batch < 1:
+        raise HarmscopeError("--max-header-bytes and --max-batch must be at least 1")
 
     built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
     token = os.environ.get(auth_token_env) or None
@@ -109,12 +122,14 @@ def serve(
         api_key=os.environ.get(upstream_key_env) or None,
         auth_token=token,
         max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
         max_queue=max_queue or None,
         queue_timeout_s=queue_timeout or None,
         body_timeout_s=body_timeout or None,
         max_header_bytes=max_header_bytes,
         max_connections=max_connections or None,
         threads=threads or None,
+        proxy=ProxyOptions(proxy_unknown_shapes, proxy_non_text_parts),
     )
 
 

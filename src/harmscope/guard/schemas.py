@@ -180,22 +180,33 @@ def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
 
 
 def request_schema() -> dict[str, Any]:
-    """JSON schema of :class:`ModerationRequest` with its definitions inlined (for OpenAPI)."""
-    schema = ModerationRequest.model_json_schema()
-    defs = schema.pop("$defs", {})
+    """JSON schema of the body :class:`ModerationRequest` accepts (for the OpenAPI document).
 
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return inline(defs[ref.rsplit("/", 1)[1]])
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return node
-
-    inlined: dict[str, Any] = inline(schema)
-    return inlined
+    Written out rather than derived, so it states what validation enforces beyond types: at
+    most :data:`MAX_INPUTS` texts, not none, and text parts of type ``text`` only.
+    """
+    many: dict[str, Any] = {"type": "array", "minItems": 1, "maxItems": MAX_INPUTS}
+    part = {
+        "type": "object",
+        "properties": {"type": {"type": "string", "enum": ["text"]}, "text": {"type": "string"}},
+        "required": ["type", "text"],
+        "additionalProperties": False,
+    }
+    return {
+        "title": "ModerationRequest",
+        "type": "object",
+        "properties": {
+            "input": {
+                "anyOf": [
+                    {"type": "string"},
+                    {**many, "items": {"type": "string"}},
+                    {**many, "items": part},
+                ]
+            },
+            "model": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["input"],
+    }
 
 
 class ModerationResult(BaseModel):
