@@ -407,3 +407,43 @@ def test_a_store_in_a_read_only_folder_is_a_one_line_error(shared_dir: Path, sui
     p = _unprivileged(*_echo_scan(local, locked / "runs.db"), cwd=shared_dir)
     error = _one_line_error(p)
     assert str(locked / "runs.db") in error and "writable" in error
+
+
+def test_attack_takes_the_timeout_and_retries_flags(tmp_path: Path, suite: Path) -> None:
+    calls: list[float] = []
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def hang() -> dict[str, object]:
+        calls.append(time.monotonic())
+        await asyncio.sleep(5)
+        return chat_completion("late")
+
+    with serve(app) as url:
+        t0 = time.monotonic()
+        p = _run(
+            "attack",
+            "--target",
+            "openai/stand-in",
+            "--base-url",
+            f"{url}/v1",
+            "--suite",
+            str(suite),
+            "--limit",
+            "1",
+            "--transforms",
+            "prefix.sure",
+            "--timeout",
+            "0.3",
+            "--retries",
+            "0",
+            "--json",
+            "--out",
+            str(tmp_path / "paths.jsonl"),
+            cwd=tmp_path,
+        )
+        took = time.monotonic() - t0
+    assert p.returncode == 0, p.stderr
+    row = json.loads((tmp_path / "paths.jsonl").read_text().splitlines()[0])
+    assert row["path"][0]["error"].startswith("timeout after 0.3 s")
+    assert len(calls) == row["requests"] and took < 60

@@ -241,3 +241,32 @@ def test_a_second_resume_of_a_run_being_worked_on_is_refused(tmp_path):
     assert summary.status == "complete" and summary.completed == 20
     assert calls == 20, "only one worker sent the cases"
     assert held is None, "the lease is released on completion"
+
+
+def test_a_worker_whose_lease_was_taken_over_stops_without_touching_the_run(tmp_path):
+    db = tmp_path / "lost.db"
+
+    async def go():
+        target = CountingTarget(delay=0.05)
+        with SQLiteStore(db, lease_timeout_s=0.4) as store, SQLiteStore(db) as other:
+            task = asyncio.create_task(
+                run_async(
+                    RunConfig(concurrency=1),
+                    store=store,
+                    target=target,
+                    judges=[StartsWithJudge()],
+                    cases=_cases(200),
+                    suite_ref="s@1",
+                )
+            )
+            await asyncio.sleep(0.3)
+            run_id = other.run("latest").run_id
+            other._db.execute("UPDATE leases SET owner='another-host:1:thief'")
+            with pytest.raises(StoreError, match="another worker took the run over"):
+                await task
+            return other.run(run_id).status, other.lease(run_id), target.calls
+
+    status, lease, calls = asyncio.run(go())
+    assert status == "running", "the new owner's run is left as it is"
+    assert lease == "another-host:1:thief", "and so is its lease"
+    assert calls < 200

@@ -128,6 +128,16 @@ def attack(
             "search for, and start from the success statistics its paths record."
         ),
     ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=0.01, help="HTTP targets: seconds per request before it fails.")
+    ] = 120.0,
+    retries: Annotated[
+        int, typer.Option(min=0, max=20, help="HTTP targets: retries of a transient failure.")
+    ] = 3,
+    max_retry_wait: Annotated[
+        float,
+        typer.Option(min=0.0, help="HTTP targets: longest Retry-After waited for, in seconds."),
+    ] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
 ) -> None:
     """Search transforms until the target complies, for each should-refuse case it refuses.
@@ -139,6 +149,7 @@ def attack(
     printed: the most requests and tokens the search could take.
     """
     from harmscope.attacks.adaptive import adaptive_search, search_plan, stats_from_paths
+    from harmscope.config import RunConfig
     from harmscope.judges import load_judge
     from harmscope.records import GenerationParams
     from harmscope.report.terminal import format_rate
@@ -176,8 +187,16 @@ def attack(
     )
     rows: list[dict[str, Any]] = []
 
+    settings = RunConfig(
+        target=target,
+        base_url=base_url,
+        timeout_s=timeout,
+        retries=retries,
+        max_retry_wait_s=max_retry_wait,
+    )
+
     async def main() -> None:
-        tgt = create_target(target, base_url=base_url)
+        tgt = create_target(target, base_url=base_url, config=settings)
         try:
             with output.open("a", encoding="utf-8") as sink:
                 for i, case in enumerate(todo, 1):

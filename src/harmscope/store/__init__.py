@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from harmscope.store.export import export_run
-from harmscope.store.sqlite import RunInfo, RunStatus, SQLiteStore, cache_key
+from harmscope.store.sqlite import RunInfo, RunStatus, SQLiteStore, cache_key, lease_owner
 
-__all__ = ["DEFAULT_DB", "RunInfo", "RunStatus", "SQLiteStore", "cache_key", "export_run"]
+__all__ = [
+    "DEFAULT_DB",
+    "RunInfo",
+    "RunStatus",
+    "SQLiteStore",
+    "cache_key",
+    "export_run",
+    "lease_owner",
+]
 
 DEFAULT_DB = "harmscope.db"
 """The store file used when none is named, in the working directory."""

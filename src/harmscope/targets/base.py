@@ -17,6 +17,11 @@ class Target(Protocol):
     ``id`` is ``provider/model``. ``generate`` never raises for a per-request failure: it
     returns a :class:`Response` whose ``error`` says what went wrong, so one bad case never
     stops a run. ``aclose`` releases connections or model memory.
+
+    A target may also have a ``cache_tag`` string attribute: whatever, besides ``id``, tells
+    its answers from another system's (an endpoint URL, a latent probe's fingerprint). The
+    runner puts it in the response cache key, so it must never hold a secret such as an API
+    key. A target without one is identified by ``id`` alone.
     """
 
     id: str
