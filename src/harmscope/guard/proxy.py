@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from harmscope.errors import HarmscopeError
+from harmscope.guard.normalize import DEFAULT_MAX_CHARS
 from harmscope.guard.policy import Decision
 from harmscope.guard.schemas import error_body
 
@@ -86,6 +87,8 @@ FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter", "f
 _BLOBS = frozenset({"url", "data", "file_data", "image_url"})
 _POSITION = re.compile(r"\[\d+\]")
 _LINE = re.compile(r"\r\n|\r|\n")
+_OVERLAP = 500
+"""Characters shared by consecutive segments of a long text (a sentence is seen whole)."""
 _IDENT = re.compile(r"\S{1,64}\Z")
 """Metadata such as ids and model names: not text, and not checked (detectors misread them)."""
 
@@ -101,11 +104,14 @@ class ProxyOptions:
             string in them).
         non_text_parts: ``block`` (400 / 502) or ``allow`` (pass images, audio and files).
         max_answer_bytes: Largest upstream answer buffered and checked.
+        segment_chars: Longer texts are checked in overlapping segments of this many
+            characters (at most the guard's ``max_chars``, which it cuts texts to).
     """
 
     unknown_shapes: Mode = "block"
     non_text_parts: Mode = "block"
     max_answer_bytes: int = MAX_STREAM_BYTES
+    segment_chars: int = DEFAULT_MAX_CHARS
 
     def __post_init__(self) -> None:
         for name in ("unknown_shapes", "non_text_parts"):
@@ -113,6 +119,8 @@ class ProxyOptions:
                 raise HarmscopeError(f"{name} must be 'block' or 'allow'")
         if self.max_answer_bytes <= 0:
             raise HarmscopeError("max_answer_bytes must be positive")
+        if self.segment_chars <= 2 * _OVERLAP:
+            raise HarmscopeError(f"segment_chars must be more than {2 * _OVERLAP}")
 
 
 class ProxyError(Exception):
@@ -221,7 +229,7 @@ def _read_content(content: Any, where: str, reader: _Reader, unit: _Texts) -> No
             reader.non_text(at, f"a {kind!r} part")
             unit.add_all("content.parts", {k: v for k, v in part.items() if k != "type"}, _BLOBS)
         else:
-            reader.unknown(at, f"content part of type {kind!r} (or its text) is not understood")
+            reader.unknown(at, "content part type (or its text) not understood")
             unit.add_all("content", part)
 
 
@@ -255,7 +263,7 @@ def _read_message(message: Any, where: str, reader: _Reader, unit: _Texts) -> No
         at = f"{where}.{key}"
         if key == "role":
             if value is not None and value not in ROLES:
-                reader.unknown(at, f"{value!r} is not a chat role")
+                reader.unknown(at, "not a chat role")
                 unit.add_all("role", value)
         elif key == "content":
             _read_content(value, at, reader, unit)
@@ -318,7 +326,7 @@ def _read_choice(choice: Any, where: str, reader: _Reader, unit: _Texts, inner: 
             reader.unknown(f"{where}.index", "must be an integer")
             unit.add_all("index", value)
         elif key == "finish_reason" and value is not None and value not in FINISH_REASONS:
-            reader.unknown(f"{where}.finish_reason", f"{value!r} is not a finish reason")
+            reader.unknown(f"{where}.finish_reason", "not a finish reason")
             unit.add_all(key, value)
         elif key == "logprobs":
             unit.add_all(key, value)
@@ -352,9 +360,18 @@ def _parse(data: str | bytes) -> Any:
     return value
 
 
-async def _decide(check: Check, units: list[_Texts]) -> tuple[list[list[Decision]], list[Decision]]:
+def _segments(text: str, size: int) -> list[str]:
+    """``text`` in overlapping pieces of at most ``size`` characters (the guard cuts longer)."""
+    if len(text) <= size:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text) - _OVERLAP, size - _OVERLAP)]
+
+
+async def _decide(
+    check: Check, units: list[_Texts], size: int = DEFAULT_MAX_CHARS
+) -> tuple[list[list[Decision]], list[Decision]]:
     """Decisions per unit, and every decision taken (each distinct text checked once)."""
-    per_unit = [u.texts() for u in units]
+    per_unit = [[s for t in u.texts() for s in _segments(t, size)] for u in units]
     unique = list(dict.fromkeys(t for texts in per_unit for t in texts))
     decisions = await check(unique) if unique else []
     by_text = dict(zip(unique, decisions, strict=True))
@@ -450,7 +467,7 @@ async def proxy_chat(
     options = options or ProxyOptions()
     payload = _encode(body, 400, "request")
     stream = bool(body.get("stream", False))
-    _, decisions = await _decide(check, _read_request(body, options))
+    _, decisions = await _decide(check, _read_request(body, options), options.segment_chars)
     model = body.get("model")
     model = model if isinstance(model, str) else ""
     if _flagged(decisions):
@@ -531,7 +548,7 @@ async def _checked_answer(
         _read_choice(choice, f"choices[{i}]", reader, unit, "message")
     rest = _Texts()
     rest.add_distinct("answer", {k: v for k, v in answer.items() if k != "choices"})
-    per_unit, taken = await _decide(check, [*units, rest])
+    per_unit, taken = await _decide(check, [*units, rest], reader.options.segment_chars)
     decisions += taken
     if _flagged(per_unit[-1]):
         info = _blocked_info("output", taken)
@@ -599,7 +616,7 @@ async def _checked_stream(
                     index = choice.get("index", i) if isinstance(choice, dict) else i
                     unit = units.setdefault(index if isinstance(index, int) else i, _Texts())
                     _read_choice(choice, f"chunk {n}.choices[{i}]", reader, unit, "delta")
-    _, taken = await _decide(check, [*units.values(), rest])
+    _, taken = await _decide(check, [*units.values(), rest], reader.options.segment_chars)
     decisions += taken
     if _flagged(taken):
         info = _blocked_info("output", taken)
