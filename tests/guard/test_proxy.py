@@ -190,3 +190,49 @@ def test_proxy_errors(guard: Guard, echo_proxy: str) -> None:
     with serve(create_app(guard, upstream_url=f"http://127.0.0.1:{free_port()}/v1")) as url:
         r = _chat(url, SAFE_Q)
     assert r.status_code == 502 and "unreachable" in r.json()["error"]["message"]
+
+
+def test_real_guard_reads_tool_calls_and_every_role(guard: Guard) -> None:
+    from tests.guard.proxy_helpers import ScriptedUpstream, completion
+
+    from harmscope.guard.app import create_app
+
+    up = ScriptedUpstream()
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "post_message", "arguments": json.dumps({"text": HARMFUL_ANSWER})},
+    }
+    conversation = [
+        {"role": "system", "content": "You are a helpful assistant with a weather tool."},
+        {"role": "user", "content": "What is the weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {**call, "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "content": '{"temperature": 18, "sky": "sunny"}',
+        },
+    ]
+    with (
+        serve(up.app()) as upstream,
+        serve(create_app(guard, upstream_url=f"{upstream}/v1")) as url,
+    ):
+        up.answer(completion({"role": "assistant", "content": "It is 18 C and sunny in Paris."}))
+        r = httpx.post(
+            f"{url}/v1/chat/completions", json={"model": "m", "messages": conversation}, timeout=60
+        )
+        assert r.status_code == 200 and "harmscope_guard" not in r.json(), r.text
+        up.answer(completion({"role": "assistant", "content": None, "tool_calls": [call]}))
+        r = _chat(url, SAFE_Q)
+        assert r.json()["harmscope_guard"]["blocked"] == "output", r.text
+        assert "pipe" not in r.text
+        tool_turn = {"role": "assistant", "content": None, "tool_calls": [call]}
+        body = {"model": "m", "messages": [conversation[1], tool_turn]}
+        r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60)
+        assert r.json()["harmscope_guard"]["blocked"] == "input", r.text

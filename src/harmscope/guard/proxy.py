@@ -17,9 +17,13 @@ and every role (``system``, ``developer``, ``user``, ``assistant``, ``tool``, ``
   joined), and every other string of the answer (``model``, ``id``, vendor fields) as one text.
 
 Each field is checked on its own and, when a message has several, all of them joined too, so
-a text split over fields is seen whole. Streamed ``delta`` fields are assembled across chunks
-before the check: ``delta.content`` (string or parts), ``delta.refusal``,
-``delta.tool_calls[index].function.arguments`` (by the call's ``index``) and so on.
+a text split over fields is seen whole. A text longer than ``segment_chars`` (the guard cuts
+texts there) is checked in overlapping segments, so nothing hides behind a long preamble.
+Metadata (ids, ``model``, ``object``, dict keys) is checked only when it looks like text: a
+value of at most 64 characters without whitespace is an identifier, which detectors misread.
+Streamed ``delta`` fields are assembled across chunks before the check: ``delta.content``
+(string or parts), ``delta.refusal``, ``delta.tool_calls[index].function.arguments`` (by the
+call's ``index``) and so on.
 
 **What is rejected.** Shapes the guard does not understand are refused, not passed unchecked
 (fail closed): an unknown role or content-part type, ``content`` that is not a string, a list
