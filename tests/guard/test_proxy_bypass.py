@@ -271,6 +271,10 @@ OUTPUT_BYPASSES: dict[str, dict[str, Any]] = {
         {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": MARK}}
     ),
     "refusal field": completion({"role": "assistant", "content": None, "refusal": MARK}),
+    "tool call id": completion(
+        {"role": "assistant", "content": None, "tool_calls": [{**_call("f", "{}"), "id": MARK}]}
+    ),
+    "message key": completion({"role": "assistant", "content": "ok", MARK: True}),
     "vendor reasoning": completion(
         {"role": "assistant", "content": "ok", "reasoning_content": MARK}
     ),
@@ -337,6 +341,11 @@ UNREADABLE_ANSWERS: dict[str, Any] = {
         "choices": [{**SAFE_ANSWER["choices"][0], "finish_reason": MARK}],
     },
     "no choices": {"id": "x", "text": MARK},
+    "role not a string": completion({"role": {"name": MARK}, "content": "ok"}),
+    "finish reason not a string": {
+        **SAFE_ANSWER,
+        "choices": [{**SAFE_ANSWER["choices"][0], "finish_reason": [MARK]}],
+    },
     "lone surrogate": b'{"choices": [{"index": 0, "message": {"role": "assistant", '
     b'"content": "a\\ud800b"}, "finish_reason": "stop"}]}',
     "NaN": b'{"choices": [], "usage": {"prompt_tokens": NaN}}',
@@ -427,6 +436,7 @@ STREAM_BYPASSES: dict[str, list[Any]] = {
     ],
     "refusal": [chunk({"refusal": "forbidden"}), chunk({"refusal": " payload"}, "stop")],
     "second choice": [chunk({"content": "hi"}), chunk({"content": MARK}, index=1)],
+    "chunk key": [chunk({"content": "hi"}), {MARK: None}],
     "duplicate key": [
         '{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "s", '
         '"choices": [{"index": 0, "delta": {"content": "forbidden payload", "content": "ok"}, '

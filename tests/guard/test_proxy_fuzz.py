@@ -54,7 +54,7 @@ CONTENT = st.one_of(st.none(), TEXT, st.lists(PART | JSON, max_size=3), JSON)
 FUNCTION = st.fixed_dictionaries({}, optional={"name": TEXT, "arguments": TEXT | JSON}) | JSON
 CALL = st.fixed_dictionaries(
     {"type": st.sampled_from(["function", "custom"]) | TEXT, "function": FUNCTION},
-    optional={"id": TEXT, "index": st.integers(0, 2), "custom": FUNCTION, "extra": TEXT},
+    optional={"id": TEXT | JSON, "index": st.integers(0, 2) | JSON, "custom": FUNCTION},
 )
 ROLES = ["system", "developer", "user", "assistant", "tool", "function"]
 MESSAGE = st.fixed_dictionaries(
@@ -188,7 +188,7 @@ def test_arbitrary_requests_never_leak_or_fail(
 
 
 ANSWER_MESSAGE = st.fixed_dictionaries(
-    {"role": st.just("assistant") | TEXT},
+    {"role": st.just("assistant") | JSON},
     optional={
         "content": CONTENT,
         "refusal": TEXT | JSON,
@@ -200,7 +200,7 @@ ANSWER_MESSAGE = st.fixed_dictionaries(
 )
 CHOICE = st.fixed_dictionaries(
     {"index": st.integers(0, 2), "message": ANSWER_MESSAGE},
-    optional={"finish_reason": st.sampled_from(["stop", "length"]) | TEXT, "logprobs": JSON},
+    optional={"finish_reason": st.sampled_from(["stop", "length"]) | JSON, "logprobs": JSON},
 )
 ANSWER = st.one_of(
     JSON,
@@ -211,7 +211,7 @@ ANSWER = st.one_of(
 )
 STREAM_CHOICE = st.fixed_dictionaries(
     {"index": st.integers(0, 1), "delta": ANSWER_MESSAGE},
-    optional={"finish_reason": st.none() | TEXT, "logprobs": JSON},
+    optional={"finish_reason": JSON, "logprobs": JSON, "extra": JSON},
 )
 CHUNK = st.one_of(
     JSON,

@@ -167,11 +167,13 @@ class _Texts:
         if not alone:
             self.joined_only.add(key)
 
-    def add_all(self, key: str, value: Any, skip: frozenset[str] = frozenset()) -> None:
+    def add_all(
+        self, key: str, value: Any, skip: frozenset[str] = frozenset(), *, alone: bool = True
+    ) -> None:
         for where, text in _walk(value):
             if where.rsplit(".", 1)[-1] not in skip:
                 name = key + _POSITION.sub("", where)
-                self.add(name, text, alone=not name.endswith("#keys"))
+                self.add(name, text, alone=alone and not name.endswith("#keys"))
 
     def add_distinct(self, key: str, value: Any) -> None:
         for where, text in _walk(value, key):
@@ -243,10 +245,8 @@ def _read_call(call: Any, key: str, where: str, reader: _Reader, unit: _Texts) -
     if key.startswith("tool_calls"):
         kind = call.get("type", "function") if isinstance(call, dict) else None
         body = call.get(kind) if isinstance(call, dict) and kind in ("function", "custom") else None
-        if isinstance(call, dict):
-            unit.add(f"{key}.id", call.get("id"), alone=False)
-            known = ("id", "type", "index", kind)
-            unit.add_all(key, {k: v for k, v in call.items() if k not in known})
+        if isinstance(call, dict):  # id, type, index and any extra key
+            unit.add_all(f"{key}#call", {k: v for k, v in call.items() if k != kind}, alone=False)
     fields = ("name", "arguments", "input")
     if not isinstance(body, dict) or not all(_is_str(body.get(f)) for f in fields):
         reader.unknown(where, "a tool or function call needs string name and arguments")
@@ -265,8 +265,9 @@ def _read_message(message: Any, where: str, reader: _Reader, unit: _Texts) -> No
         return
     for key, value in message.items():
         at = f"{where}.{key}"
+        unit.add("#keys", key, alone=False)  # a key is text the client sees too
         if key == "role":
-            if value is not None and value not in ROLES:
+            if value is not None and not (isinstance(value, str) and value in ROLES):
                 reader.unknown(at, "not a chat role")
                 unit.add_all("role", value)
         elif key == "content":
@@ -312,6 +313,7 @@ def _read_request(body: dict[str, Any], options: ProxyOptions) -> list[_Texts]:
         _read_message(m, f"messages[{i}]", reader, units[-1])
     extras = _Texts()
     for key, value in body.items():
+        extras.add("#keys", key, alone=False)
         if key not in ("messages", "model"):
             extras.add_all(key, value)
     return [*units, extras]
@@ -324,12 +326,15 @@ def _read_choice(choice: Any, where: str, reader: _Reader, unit: _Texts, inner: 
         unit.add_all("choice", choice)
         return
     for key, value in choice.items():
+        unit.add("#keys", key, alone=False)
         if key == inner:
             _read_message(value, f"{where}.{key}", reader, unit)
         elif key == "index" and not (isinstance(value, int) and not isinstance(value, bool)):
             reader.unknown(f"{where}.index", "must be an integer")
             unit.add_all("index", value)
-        elif key == "finish_reason" and value is not None and value not in FINISH_REASONS:
+        elif key == "finish_reason" and not (
+            value is None or _is_str(value) and value in FINISH_REASONS
+        ):
             reader.unknown(f"{where}.finish_reason", "not a finish reason")
             unit.add_all(key, value)
         elif key == "logprobs":
@@ -610,6 +615,7 @@ async def _checked_stream(
         if "error" in chunk:
             raise ProxyError(502, "upstream stream reported an error")
         for key, value in chunk.items():
+            rest.add("#keys", key, alone=False)
             if key != "choices":
                 rest.add_distinct(key, value)
             elif not isinstance(value, list):
