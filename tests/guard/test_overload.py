@@ -341,3 +341,43 @@ def test_short_body_with_larger_content_length_times_out_promptly() -> None:
         assert httpx.post(f"{url}/v1/moderations", json={"input": "fine"}).status_code == 200
     assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
     assert waited < 5
+
+
+def test_serve_rejects_bad_capacity_options_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "harmscope", "guard", "serve", "--port", str(free_port())]
+    p = subprocess.run(
+        [*cmd, "--max-queue", "-1"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--max-queue" in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_chat_proxy_check_under_overload_is_503_not_500() -> None:
+    det = SlowDetector()
+    app = create_app(
+        _guard(det),
+        upstream_url="http://127.0.0.1:9/v1",
+        max_wait_s=0.0,
+        queue_timeout_s=0.3,
+        warmup=False,
+    )
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+    with serve(app) as url:
+        det.gate.clear()
+        det.entered.clear()
+        holder = threading.Thread(
+            target=httpx.post,
+            args=(f"{url}/v1/moderations",),
+            kwargs={"json": {"input": "first"}, "timeout": 30},
+        )
+        holder.start()
+        assert det.entered.wait(10)
+        r = httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=30)
+        det.gate.set()
+        holder.join(timeout=30)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
+    assert r.json()["error"]["code"] == "queue_timeout"

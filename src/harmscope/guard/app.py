@@ -28,7 +28,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +84,11 @@ RETRY_AFTER_S = 1
 
 log = logging.getLogger(__name__)
 
+_WARMUP_TEXT = " ".join(["Warm up the guard with a long ordinary sentence about gardening."] * 14)
+"""About 900 characters: past the embedder's 256 tokens, under the windowing length."""
+_WARMUP_BATCH = 8
+"""Texts in the warm-up call at most (``guard serve``'s batch size)."""
+
 
 class _ClientError(Exception):
     def __init__(
@@ -115,6 +120,16 @@ def _overloaded(exc: Exception, reason: str) -> _ClientError:
         code=reason,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+async def _queue_errors_as_503(answer: Awaitable[Any]) -> Any:
+    """``answer``, with the batcher's load errors (from any endpoint) turned into 503."""
+    try:
+        return await answer
+    except QueueFull as exc:
+        raise _overloaded(exc, "queue_full") from None
+    except QueueTimeout as exc:
+        raise _overloaded(exc, "queue_timeout") from None
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -163,7 +178,8 @@ def create_app(
         queue_timeout_s: A text waiting longer is dropped and its request gets 503.
         body_timeout_s: A request body not received in full within this many seconds gets
             408 (``None``: wait forever).
-        warmup: Run the detectors once at startup so the first request is not slow.
+        warmup: Run the detectors once at startup on a batch of long texts, so the
+            first requests are not slow and memory reaches its working set before serving.
         proxy: How the chat proxy treats shapes and parts it cannot read (default: refuse
             them; see :class:`~harmscope.guard.proxy.ProxyOptions`).
 
@@ -198,8 +214,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: "FastAPI") -> AsyncIterator[None]:
         upstream_client()
-        if warmup:  # load models now, not on the first request
-            await guard.check(["warm up"])
+        if warmup:  # load models, and grow the allocator to a full batch, before serving
+            await guard.check([_WARMUP_TEXT] * min(max_batch, _WARMUP_BATCH))
         try:
             yield
         finally:
@@ -275,17 +291,12 @@ def create_app(
                 work.cancel()
         if not work.done() or work.cancelled():
             raise _Disconnected
-        try:
-            return work.result()
-        except QueueFull as exc:
-            raise _overloaded(exc, "queue_full") from None
-        except QueueTimeout as exc:
-            raise _overloaded(exc, "queue_timeout") from None
+        return work.result()
 
     async def respond(endpoint: str, request: Request, handler: Any) -> Response:
         start = time.perf_counter()
         try:
-            response: Response = await handler(request)
+            response: Response = await _queue_errors_as_503(handler(request))
         except (_ClientError, ProxyError) as exc:
             kind = "authentication_error" if exc.status == 401 else "invalid_request_error"
             if exc.status >= 500:
