@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from tests.store.killwrite import (
-    build_store,
-    kill_while_writing,
+    assert_kills_leave_old_or_none,
+    bulk_store_fixture,
     one_line_error,
     run_cli,
-    temporaries,
     unwritable_folder,
 )
 
@@ -25,11 +24,7 @@ from harmscope.cards import CARD_SCHEMA_VERSION, write_cards
 N = 1500
 
 
-@pytest.fixture(scope="module")
-def bulk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A store of ``N`` cases in its own folder; returns (store, run id)."""
-    db = tmp_path_factory.mktemp("store") / "bulk.db"
-    return db, build_store(db, N, text_chars=200)
+bulk = bulk_store_fixture(N, text_chars=200)
 
 
 def _cards_complete(path: Path, run_id: str) -> None:
@@ -45,18 +40,9 @@ def test_sigkilled_cards_leave_the_old_file_or_none(bulk, tmp_path) -> None:
     out.mkdir()
     dest = out / f"{run_id}.cards.json"
     args = ["cards", "latest", "--db", str(db), "--out", str(out), "--format", "json", "--json"]
-
-    def check() -> None:
-        if dest.exists():
-            _cards_complete(dest, run_id)
-        assert {p.name for p in out.iterdir()} - {dest.name} <= {t.name for t in temporaries(out)}
-
-    killed, _ = kill_while_writing(args, tmp_path, out, check, kills=8, seed=5)
-    assert killed >= 4, f"only {killed} of 8 runs were killed"
-    done = run_cli(args, tmp_path)
-    assert done.returncode == 0, done.stderr
-    _cards_complete(dest, run_id)
-    assert temporaries(out) == [], "no temporary is left after an unkilled cards run"
+    assert_kills_leave_old_or_none(
+        args, tmp_path, out, dest, lambda p: _cards_complete(p, run_id), seed=5
+    )
 
 
 def test_cards_create_a_missing_folder_with_its_parents(bulk, tmp_path) -> None:

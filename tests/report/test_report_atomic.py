@@ -12,22 +12,17 @@ from pathlib import Path
 
 import pytest
 from tests.store.killwrite import (
-    build_store,
-    kill_while_writing,
+    assert_kills_leave_old_or_none,
+    bulk_store_fixture,
     one_line_error,
     run_cli,
-    temporaries,
     unwritable_folder,
 )
 
 N = 1500
 
 
-@pytest.fixture(scope="module")
-def bulk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A store of ``N`` cases in its own folder; returns (store, run id)."""
-    db = tmp_path_factory.mktemp("store") / "bulk.db"
-    return db, build_store(db, N, text_chars=200)
+bulk = bulk_store_fixture(N, text_chars=200)
 
 
 def _page_complete(path: Path, run_id: str) -> None:
@@ -43,18 +38,9 @@ def test_sigkilled_report_leaves_the_old_page_or_none(bulk, tmp_path) -> None:
     out.mkdir()
     page = out / f"{run_id}.html"
     args = ["report", "latest", "--db", str(db), "--out", str(out), "--json"]
-
-    def check() -> None:
-        if page.exists():
-            _page_complete(page, run_id)
-        assert {p.name for p in out.iterdir()} - {page.name} <= {t.name for t in temporaries(out)}
-
-    killed, _ = kill_while_writing(args, tmp_path, out, check, kills=8, seed=3)
-    assert killed >= 4, f"only {killed} of 8 runs were killed"
-    done = run_cli(args, tmp_path)
-    assert done.returncode == 0, done.stderr
-    _page_complete(page, run_id)
-    assert temporaries(out) == [], "no temporary is left after an unkilled report"
+    assert_kills_leave_old_or_none(
+        args, tmp_path, out, page, lambda p: _page_complete(p, run_id), seed=3
+    )
 
 
 def test_report_creates_a_missing_report_folder_with_its_parents(bulk, tmp_path) -> None:

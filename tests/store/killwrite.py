@@ -185,3 +185,49 @@ def kill_while_writing(
             mid_write += bool(set(temporaries(out_dir)) - left)
         check()
     return killed, mid_write
+
+
+def bulk_store_fixture(n: int, text_chars: int = 600) -> Callable[..., tuple[Path, str]]:
+    """A module-scoped fixture: a store of one complete ``n``-case run, as (store, run id)."""
+
+    @pytest.fixture(scope="module")
+    def bulk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+        db = tmp_path_factory.mktemp("store") / "bulk.db"
+        return db, build_store(db, n, text_chars=text_chars)
+
+    return bulk
+
+
+def assert_kills_leave_old_or_none(
+    args: list[str],
+    cwd: Path,
+    out_dir: Path,
+    dest: Path,
+    complete: Callable[[Path], None],
+    *,
+    seed: int,
+    kills: int = 8,
+) -> int:
+    """SIGKILL ``harmscope <args>`` while it writes ``dest``; every kill leaves it whole or absent.
+
+    After each kill ``dest`` is absent or passes ``complete``, and ``out_dir`` holds nothing
+    else but temporaries; at least half the runs must die by the signal. A final unkilled run
+    writes ``dest`` whole and leaves no temporary.
+
+    Returns:
+        How many kills landed inside the write (left a new temporary).
+    """
+
+    def check() -> None:
+        if dest.exists():
+            complete(dest)
+        others = {p.name for p in out_dir.iterdir()} - {dest.name}
+        assert others <= {t.name for t in temporaries(out_dir)}
+
+    killed, mid_write = kill_while_writing(args, cwd, out_dir, check, kills=kills, seed=seed)
+    assert killed >= kills // 2, f"only {killed} of {kills} runs were killed"
+    done = run_cli(args, cwd)
+    assert done.returncode == 0, done.stderr
+    complete(dest)
+    assert temporaries(out_dir) == [], "no temporary is left after an unkilled run"
+    return mid_write

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from tests.store.killwrite import (
-    build_store,
-    kill_while_writing,
+    assert_kills_leave_old_or_none,
+    bulk_store_fixture,
     one_line_error,
     run_cli,
-    temporaries,
     unwritable_folder,
 )
 
@@ -28,11 +27,7 @@ from harmscope.fsutil import TMP_SUFFIX
 N = 6000
 
 
-@pytest.fixture(scope="module")
-def bulk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A store of ``N`` long cases in its own folder; returns (store, run id)."""
-    db = tmp_path_factory.mktemp("store") / "bulk.db"
-    return db, build_store(db, N)
+bulk = bulk_store_fixture(N)
 
 
 @pytest.fixture
@@ -64,18 +59,8 @@ def test_sigkilled_export_leaves_the_old_file_or_none(bulk, out, name, complete)
     db, _ = bulk
     dest = out / name
     args = ["export", "latest", "--db", str(db), "-o", str(dest)]
-
-    def check() -> None:
-        if dest.exists():
-            complete(dest)
-
-    killed, mid_write = kill_while_writing(args, out.parent, out, check, kills=8, seed=11)
-    assert killed >= 4, f"only {killed} of 8 runs were killed"
+    mid_write = assert_kills_leave_old_or_none(args, out.parent, out, dest, complete, seed=11)
     assert mid_write >= 1, "at least one kill landed inside the write"
-    done = run_cli(args, out.parent)
-    assert done.returncode == 0, done.stderr
-    complete(dest)
-    assert temporaries(out) == [], "the unkilled export removed every stale temporary"
 
 
 def test_export_removes_only_temporaries_of_dead_processes(bulk, out) -> None:
