@@ -22,9 +22,17 @@ def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = free_port() if port is None else port
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with run_uvicorn(config) as url:
+        yield url
+
+
+@contextmanager
+def run_uvicorn(config: Any) -> Iterator[str]:
+    """Run a uvicorn server of ``config`` (on 127.0.0.1) in a thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -33,7 +41,7 @@ def serve(app: Any, *, port: int | None = None) -> Iterator[str]:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.servers import free_port, serve
+from tests.servers import free_port, run_uvicorn, serve
 
 from harmscope.guard import ANY, Guard
 from harmscope.guard.app import create_app, uvicorn_config
@@ -58,21 +58,28 @@ def _metric(url: str, name: str, headers: dict[str, str] | None = None) -> float
 @contextmanager
 def serve_configured(app: Any, **options: Any) -> Iterator[str]:
     """Run ``app`` with the uvicorn configuration of ``guard serve``."""
-    import uvicorn
+    config = uvicorn_config(app, port=free_port(), log_level="warning", **options)
+    with run_uvicorn(config) as url:
+        yield url
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, port=port, log_level="warning", **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.02)
+
+@contextmanager
+def _holding(det: SlowDetector, url: str, text: str = "holds the detector") -> Iterator[None]:
+    """While the body runs, one moderation request of ``text`` is inside ``det``, held there."""
+    det.gate.clear()
+    det.entered.clear()
+    holder = threading.Thread(
+        target=httpx.post,
+        args=(f"{url}/v1/moderations",),
+        kwargs={"json": {"input": text}, "timeout": 30},
+    )
+    holder.start()
+    assert det.entered.wait(10)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        det.gate.set()
+        holder.join(timeout=30)
 
 
 # -- the micro-batcher -------------------------------------------------------------------
@@ -185,20 +192,10 @@ def test_disconnected_client_is_never_scored() -> None:
     app = create_app(_guard(det), max_wait_s=0.0, warmup=False)
 
     with serve(app) as url:
-        det.gate.clear()
-        det.entered.clear()
-        holder = threading.Thread(
-            target=httpx.post,
-            args=(f"{url}/v1/moderations",),
-            kwargs={"json": {"input": "holds the detector"}, "timeout": 30},
-        )
-        holder.start()
-        assert det.entered.wait(10)
-        with pytest.raises(httpx.ReadTimeout):  # the client gives up and disconnects
-            httpx.post(f"{url}/v1/moderations", json={"input": "abandoned"}, timeout=0.5)
-        time.sleep(0.3)
-        det.gate.set()
-        holder.join(timeout=30)
+        with _holding(det, url):
+            with pytest.raises(httpx.ReadTimeout):  # the client gives up and disconnects
+                httpx.post(f"{url}/v1/moderations", json={"input": "abandoned"}, timeout=0.5)
+            time.sleep(0.3)
         r = httpx.post(f"{url}/v1/moderations", json={"input": "after"}, timeout=30)
         assert r.status_code == 200
         gone = _metric(url, 'harmscope_guard_shed_total{reason="disconnected"}')
@@ -210,21 +207,10 @@ def test_disconnected_client_is_never_scored() -> None:
 def test_queue_timeout_is_503_and_not_scored() -> None:
     det = SlowDetector()
     app = create_app(_guard(det), max_wait_s=0.0, queue_timeout_s=0.3, warmup=False)
-    with serve(app) as url:
-        det.gate.clear()
-        det.entered.clear()
-        holder = threading.Thread(
-            target=httpx.post,
-            args=(f"{url}/v1/moderations",),
-            kwargs={"json": {"input": "first"}, "timeout": 30},
-        )
-        holder.start()
-        assert det.entered.wait(10)
+    with serve(app) as url, _holding(det, url, "first"):
         t0 = time.monotonic()
         r = httpx.post(f"{url}/v1/moderations", json={"input": "late"}, timeout=30)
         waited = time.monotonic() - t0
-        det.gate.set()
-        holder.join(timeout=30)
     assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
     assert r.json()["error"]["code"] == "queue_timeout"
     assert waited < 5, "answered at the deadline, not when the detector frees up"
@@ -366,18 +352,7 @@ def test_chat_proxy_check_under_overload_is_503_not_500() -> None:
         warmup=False,
     )
     chat = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
-    with serve(app) as url:
-        det.gate.clear()
-        det.entered.clear()
-        holder = threading.Thread(
-            target=httpx.post,
-            args=(f"{url}/v1/moderations",),
-            kwargs={"json": {"input": "first"}, "timeout": 30},
-        )
-        holder.start()
-        assert det.entered.wait(10)
+    with serve(app) as url, _holding(det, url, "first"):
         r = httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=30)
-        det.gate.set()
-        holder.join(timeout=30)
     assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
     assert r.json()["error"]["code"] == "queue_timeout"
