@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from harmscope.config import resolve_data_dir
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
 from harmscope.taxonomy import load_taxonomy
 
@@ -303,12 +304,7 @@ def load_labelled_file(path: str | Path) -> list[LabelledText]:
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object")
+        obj = load_json_line(line, where)
         text = obj.get("text", obj.get("prompt"))
         label = obj.get("label")
         if not isinstance(text, str) or label not in ("safe", "unsafe"):

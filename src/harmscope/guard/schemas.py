@@ -14,7 +14,6 @@ all; ``harmscope_reasons`` says which rule.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -22,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from harmscope.datasets import MAX_JSON_DEPTH, json_problem
 from harmscope.guard.detectors import ANY
 from harmscope.guard.policy import Decision
 from harmscope.taxonomy import load_taxonomy
@@ -147,36 +147,6 @@ def moderation_response(decisions: Sequence[Decision], *, model: str) -> dict[st
             }
         )
     return {"id": f"modr-{uuid.uuid4().hex[:24]}", "model": model, "results": results}
-
-
-MAX_JSON_DEPTH = 32
-"""Deepest nesting of arrays and objects accepted in a request body."""
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def json_problem(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> str | None:
-    r"""Why a parsed JSON body cannot be processed, or ``None`` when it can.
-
-    Rejects nesting deeper than ``max_depth`` and strings (values or keys) holding a lone
-    UTF-16 surrogate (``"\ud800"`` escapes decode to one; no UTF-8 text can carry it, so
-    neither the detector nor the response could). Iterative, so any depth is safe to check.
-    """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return "request body holds a lone UTF-16 surrogate (not valid Unicode text)"
-        elif isinstance(item, dict | list):
-            if depth > max_depth:
-                return f"request body is nested deeper than {max_depth} levels"
-            if isinstance(item, dict):
-                stack.extend((k, depth) for k in item)
-                stack.extend((v, depth + 1) for v in item.values())
-            else:
-                stack.extend((v, depth + 1) for v in item)
-    return None
 
 
 def request_schema() -> dict[str, Any]:

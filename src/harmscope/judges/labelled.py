@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from harmscope.config import resolve_data_dir
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
 from harmscope.records import RefusalLabel
 from harmscope.taxonomy import load_taxonomy
@@ -210,10 +211,7 @@ def read_jsonl(path: str | Path) -> list[LabelledItem]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
+        obj = load_json_line(line, where)
         items.append(_item_from_json(obj, where, len(items)))
     if not items:
         raise DataError(f"{path}: no labelled rows")

@@ -8,13 +8,13 @@ the data folder (``jailbreakbench``, ``xstest``), or a file: labelled-prompt JSO
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError, NotFoundError
 
 __all__ = ["LabelledPrompt", "Splits", "load_prompts", "split_prompts"]
@@ -77,11 +77,8 @@ def _labelled_jsonl(path: Path) -> list[LabelledPrompt] | None:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "label" not in row:
+            row = load_json_line(line, f"{path}:{lineno}")
+            if "label" not in row:
                 return None
             text = row.get("text", row.get("prompt"))
             if not isinstance(text, str) or row["label"] not in ("safe", "unsafe"):

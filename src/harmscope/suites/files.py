@@ -15,12 +15,12 @@ file and line, raised before anything is run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.records import Case, Message
 from harmscope.suites.base import Suite
@@ -86,25 +86,7 @@ def load_suite_file(path: str | Path, *, name: str | None = None, version: str =
 
 
 def _parse_line(line: str, where: str, suite: str, version: str, lineno: int) -> Case:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: not JSON ({exc.msg})") from None
-    except RecursionError:
-        raise DataError(f"{where}: JSON nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise DataError(f"{where}: not usable JSON ({exc})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object")
-    try:
-        json.dumps(row, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
-        raise DataError(
-            f"{where}: text holds a lone surrogate ({bad}), not valid Unicode"
-        ) from None
-    except RecursionError:
-        raise DataError(f"{where}: JSON nested too deeply") from None
+    row = load_json_line(line, where)
     try:
         return _to_case(row, suite, version, lineno)
     except ValidationError as exc:
