@@ -21,8 +21,8 @@ RESPONSE_OK = '{"prompt": "hi", "response": "I can\'t help.", "refusal": true}'
 DEEP = '{"text": "x", "label": "safe", "extra": ' + "[" * 5000 + "]" * 5000 + "}"
 
 HOSTILE = [
-    ('{"text": "x \\ud800 y", "label": "unsafe"}', r"lone UTF-16 surrogate \(\\ud800\)"),
-    ('{"text": "x", "label": "safe", "\\udfff": 1}', "lone UTF-16 surrogate"),
+    ('{"text": "x \\ud800 y", "label": "unsafe"}', r"lone surrogate \(\\ud800\)"),
+    ('{"text": "x", "label": "safe", "\\udfff": 1}', "lone surrogate"),
     (DEEP, "nested"),
     ("[1, 2]", "expected a JSON object"),
     ("{broken", "invalid JSON"),

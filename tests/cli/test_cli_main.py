@@ -127,7 +127,7 @@ def test_dead_endpoint_is_reported_and_stored(tmp_path: Path, suite_file: Path) 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"text": "hi", "label": "safe"}\nnot json\n', "mini.jsonl:2: not JSON"),
+        ('{"text": "hi", "label": "safe"}\nnot json\n', "mini.jsonl:2: invalid JSON"),
         ('{"text": "hi", "label": "maybe"}\n', "label must be 'safe' or 'unsafe'"),
         ('{"text": "hi", "label": "safe", "category": "violent_crimes"}\n', "violent_crime"),
         ('{"text": "hi", "label": "safe", "category": "llamaguard3:S99"}\n', "S99"),

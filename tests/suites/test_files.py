@@ -51,7 +51,7 @@ def test_case_format_with_messages(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json\n", "cases.jsonl:1: not JSON"),
+        ("{not json\n", "cases.jsonl:1: invalid JSON"),
         ('{"text": "x", "label": "maybe"}\n', "label must be"),
         ('{"text": "x", "label": "safe", "category": "nonsense"}\n', "unknown category 'nonsense'"),
         ('{"text": "x", "label": "safe", "category": "llamaguard3:S77"}\n', "no harmscope mapping"),

@@ -32,7 +32,7 @@ def json_problem(
         if isinstance(item, str):
             if found := _SURROGATE.search(item):
                 bad = found.group().encode("unicode_escape").decode()
-                return f"{what} holds a lone UTF-16 surrogate ({bad}), not valid Unicode text"
+                return f"{what} holds a lone surrogate ({bad}), not valid Unicode text"
         elif isinstance(item, dict | list):
             if depth > max_depth:
                 return f"{what} is nested deeper than {max_depth} levels"
@@ -57,7 +57,7 @@ def load_json_line(line: str, where: str) -> dict[str, Any]:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: invalid JSON, not JSON ({exc.msg})") from None
+        raise DataError(f"{where}: invalid JSON ({exc.msg})") from None
     except RecursionError:
         raise DataError(f"{where}: JSON nested too deeply") from None
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
