@@ -9,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from harmscope.cli.attack import _read_paths
 from harmscope.datasets import json_problem, load_json_line
 from harmscope.errors import DataError
 from harmscope.guard.data import load_labelled_file
 from harmscope.judges.labelled import read_jsonl
 from harmscope.latent.prompts import load_prompts
+from harmscope.latent.sweep import load_mc
 from harmscope.suites.files import load_suite_file
 
 PROMPT_OK = '{"text": "hello", "label": "safe"}'
+PATH_OK = '{"case_id": "c1", "tries": 2}'
+MC_OK = '{"id": "q", "question": "2 + 2?", "choices": ["3", "4"], "answer": 1}'
 RESPONSE_OK = '{"prompt": "hi", "response": "I can\'t help.", "refusal": true}'
 DEEP = '{"text": "x", "label": "safe", "extra": ' + "[" * 5000 + "]" * 5000 + "}"
 
@@ -49,14 +53,17 @@ def test_load_json_line_names_the_line(line: str, message: str) -> None:
         (read_jsonl, RESPONSE_OK),
         (lambda p: load_prompts(str(p)), PROMPT_OK),
         (load_suite_file, PROMPT_OK),
+        (_read_paths, PATH_OK),
+        (load_mc, MC_OK),
     ],
-    ids=["guard", "judge", "latent", "suite"],
+    ids=["guard", "judge", "latent", "suite", "attack-paths", "mc"],
 )
 @pytest.mark.parametrize(("line", "message"), HOSTILE)
 def test_every_reader_refuses_a_hostile_line(tmp_path, reader, good, line, message) -> None:
     path = tmp_path / "data.jsonl"
     path.write_text(f"{good}\n{line}\n", "utf-8")
-    with pytest.raises(DataError, match=rf"data\.jsonl:2: .*{message}"):
+    where = "multiple-choice line 2" if reader is load_mc else r"data\.jsonl:2"
+    with pytest.raises(DataError, match=rf"{where}: .*{message}"):
         reader(path)
 
 

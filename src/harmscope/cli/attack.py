@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import err, out, print_json
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError
 
 if TYPE_CHECKING:
@@ -63,11 +64,8 @@ def _read_paths(path: Path) -> dict[str, dict[str, Any]]:
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("case_id"), str):
+        row = load_json_line(line, f"{path}:{n}")
+        if not isinstance(row.get("case_id"), str):
             raise DataError(f"{path}:{n}: not a search path (no case_id)")
         rows[row["case_id"]] = row
     return rows

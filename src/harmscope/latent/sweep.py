@@ -11,7 +11,6 @@ linear and a quadratic polynomial in ``c`` by least squares, and both R² are re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from harmscope.datasets import load_json_line
 from harmscope.errors import DataError
 from harmscope.latent.positions import render_prompt
 
@@ -70,10 +70,10 @@ def load_mc(path: str | Path | None = None) -> list[MCItem]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        row = load_json_line(line, f"multiple-choice line {lineno}")
         try:
-            row = json.loads(line)
             item = MCItem(row["id"], row["question"], tuple(row["choices"]), int(row["answer"]))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"multiple-choice line {lineno}: {exc}") from None
         if not 0 <= item.answer < len(item.choices):
             raise DataError(f"multiple-choice line {lineno}: answer index out of range")
