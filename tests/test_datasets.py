@@ -86,3 +86,16 @@ def test_eval_commands_print_one_line_for_a_surrogate(tmp_path: Path, command) -
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error:") and "data.jsonl:2" in lines[-1], p.stderr
     assert "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [load_labelled_file, read_jsonl, lambda p: load_prompts(str(p)), load_suite_file, _read_paths,
+     load_mc],
+    ids=["guard", "judge", "latent", "suite", "attack-paths", "mc"],
+)  # fmt: skip
+def test_every_reader_refuses_a_binary_file(tmp_path, reader) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(PROMPT_OK.encode() + b"\n\xd2\x81\xff\x00 binary\n")
+    with pytest.raises(DataError, match=r"data\.jsonl: not UTF-8 text"):
+        reader(path)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import err, out, print_json
-from harmscope.datasets import load_json_line
+from harmscope.datasets import load_json_line, read_lines
 from harmscope.errors import DataError
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _read_paths(path: Path) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     if not path.exists():
         return rows
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         row = load_json_line(line, f"{path}:{n}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from harmscope.errors import DataError
 
-__all__ = ["MAX_JSON_DEPTH", "json_problem", "load_json_line"]
+__all__ = ["MAX_JSON_DEPTH", "json_problem", "load_json_line", "read_lines"]
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted."""
@@ -68,3 +69,19 @@ def load_json_line(line: str, where: str) -> dict[str, Any]:
     if problem is not None:
         raise DataError(f"{where}: {problem}")
     return value
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file.
+
+    Raises:
+        DataError: No such file, unreadable, or not UTF-8 text (naming the file).
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None

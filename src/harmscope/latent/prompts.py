@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harmscope.datasets import load_json_line
+from harmscope.datasets import load_json_line, read_lines
 from harmscope.errors import DataError, NotFoundError
 
 __all__ = ["LabelledPrompt", "Splits", "load_prompts", "split_prompts"]
@@ -73,17 +73,16 @@ _PUBLIC = {"jailbreakbench": _jailbreakbench, "xstest": _xstest}
 def _labelled_jsonl(path: Path) -> list[LabelledPrompt] | None:
     """Labelled-prompt lines, or None when the file holds suite case lines instead."""
     items: list[LabelledPrompt] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            row = load_json_line(line, f"{path}:{lineno}")
-            if "label" not in row:
-                return None
-            text = row.get("text", row.get("prompt"))
-            if not isinstance(text, str) or row["label"] not in ("safe", "unsafe"):
-                raise DataError(f"{path}:{lineno}: needs a text and a label safe|unsafe")
-            items.append(LabelledPrompt(text, row["label"]))
+    for lineno, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        row = load_json_line(line, f"{path}:{lineno}")
+        if "label" not in row:
+            return None
+        text = row.get("text", row.get("prompt"))
+        if not isinstance(text, str) or row["label"] not in ("safe", "unsafe"):
+            raise DataError(f"{path}:{lineno}: needs a text and a label safe|unsafe")
+        items.append(LabelledPrompt(text, row["label"]))
     return items
 
 

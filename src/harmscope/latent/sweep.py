@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from harmscope.datasets import load_json_line
+from harmscope.datasets import load_json_line, read_lines
 from harmscope.errors import DataError
 from harmscope.latent.positions import render_prompt
 
@@ -64,10 +64,11 @@ def load_mc(path: str | Path | None = None) -> list[MCItem]:
     """
     if path is None:
         text = resources.files("harmscope.latent").joinpath("data/mc.jsonl").read_text("utf-8")
+        lines = text.splitlines()
     else:
-        text = Path(path).read_text(encoding="utf-8")
+        lines = read_lines(path)
     items: list[MCItem] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         row = load_json_line(line, f"multiple-choice line {lineno}")
