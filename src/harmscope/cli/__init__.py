@@ -22,6 +22,7 @@ app = typer.Typer(
 app.command("scan")(scan.scan)
 app.command("suites")(info.suites)
 app.command("targets")(info.targets)
+app.command("transforms")(info.transforms)
 app.command("runs")(runs.list_runs)
 app.command("report")(runs.report)
 app.command("export")(runs.export)

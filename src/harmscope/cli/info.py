@@ -1,4 +1,4 @@
-"""``harmscope suites`` and ``harmscope targets``."""
+"""``harmscope suites``, ``harmscope targets`` and ``harmscope transforms``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 from harmscope.cli._common import err, out, print_json
 from harmscope.errors import HarmscopeError
 
-__all__ = ["suites", "targets"]
+__all__ = ["suites", "targets", "transforms"]
 
 
 def suites(
@@ -80,3 +80,36 @@ def targets() -> None:
     except ImportError:
         pass
     out.print(table)
+
+
+def transforms(
+    family: Annotated[
+        str | None, typer.Option(help="Only this family (e.g. encode, persona).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the attack transforms with their families and descriptions.
+
+    Any id, family or ``a+b`` composition shown here is a ``scan --transforms`` spec.
+    """
+    from harmscope.transforms import families, list_transforms
+
+    known = families()
+    if family is not None and family not in known:
+        raise HarmscopeError(f"unknown transform family {family!r} (known: {', '.join(known)})")
+    rows = [
+        {"id": t.id, "family": t.family, "description": t.description}
+        for t in list_transforms()
+        if family is None or t.family == family
+    ]
+    if as_json:
+        print_json({"transforms": rows, "families": {f: len(ids) for f, ids in known.items()}})
+        return
+    table = Table("transform", "family", "description")
+    for r in rows:
+        table.add_row(r["id"], r["family"], r["description"])
+    out.print(table)
+    err.print(
+        f"{len(rows)} transforms in {len({r['family'] for r in rows})} families; "
+        "--transforms takes an id, a family or a+b"
+    )
