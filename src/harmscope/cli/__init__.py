@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -10,7 +12,15 @@ from harmscope.cli import attack, cards, guard, info, judge, latent, runs, scan,
 from harmscope.cli._common import fail, os_error_message
 from harmscope.errors import HarmscopeError
 
-__all__ = ["app", "main"]
+__all__ = ["QUIET_ENV", "app", "main"]
+
+QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' "Loading weights" and hub bars
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TQDM_DISABLE": "1",
+}
+"""Set (where unset) before any command runs, unless ``--verbose``: third-party progress bars
+and informational lines stay off the user's terminal; harmscope's own progress is rich's."""
 
 app = typer.Typer(
     name="harmscope",
@@ -19,6 +29,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Let libraries print their own progress bars and messages."
+        ),
+    ] = False,
+) -> None:
+    """Scan, judge, document and guard language models for harm."""
+    if not verbose:
+        for key, value in QUIET_ENV.items():
+            os.environ.setdefault(key, value)
+
+
 app.command("scan")(scan.scan)
 app.command("suites")(info.suites)
 app.command("targets")(info.targets)
