@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
+from tests.cli.scan_helpers import numbered_suite, openai_scan
 from tests.servers import chat_completion, serve
 
 HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
@@ -61,33 +62,25 @@ def _run(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProcess[str
 
 
 def _scan(url: str, suite: Path, db: Path, *extra: str) -> list[str]:
-    return [
-        "scan",
-        "--target",
-        "openai/stand-in",
-        "--base-url",
-        f"{url}/v1",
-        "--suite",
-        str(suite),
-        "--judge-check",
-        "none",
-        "--db",
-        str(db),
-        "--report-dir",
-        str(db.parent / "reports"),
-        *extra,
-    ]
+    return openai_scan("stand-in", f"{url}/v1", suite, db, *extra)
 
 
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
-    lines = [
-        {"text": f"Request number {i:02d}", "label": "unsafe" if i % 2 else "safe"}
-        for i in range(N_CASES)
-    ]
-    path = tmp_path / "cases.jsonl"
-    path.write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
-    return path
+    return numbered_suite(tmp_path / "cases.jsonl", N_CASES)
+
+
+def _hanging(calls: list[float], seconds: float = 5) -> FastAPI:
+    """A chat endpoint that records each call's time and answers only after ``seconds``."""
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def hang() -> dict[str, object]:
+        calls.append(time.monotonic())
+        await asyncio.sleep(seconds)
+        return chat_completion("late")
+
+    return app
 
 
 def _one_line_error(p: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -237,13 +230,7 @@ def test_sigterm_stops_like_ctrl_c_and_the_resume_loses_and_repeats_nothing(
 
 def test_timeout_and_retries_flags_bound_a_hanging_endpoint(tmp_path: Path, suite: Path) -> None:
     calls: list[float] = []
-    app = FastAPI()
-
-    @app.post("/v1/chat/completions")
-    async def hang() -> dict[str, object]:
-        calls.append(time.monotonic())
-        await asyncio.sleep(5)
-        return chat_completion("late")
+    app = _hanging(calls)
 
     db = tmp_path / "hang.db"
     with serve(app) as url:
@@ -411,13 +398,7 @@ def test_a_store_in_a_read_only_folder_is_a_one_line_error(shared_dir: Path, sui
 
 def test_attack_takes_the_timeout_and_retries_flags(tmp_path: Path, suite: Path) -> None:
     calls: list[float] = []
-    app = FastAPI()
-
-    @app.post("/v1/chat/completions")
-    async def hang() -> dict[str, object]:
-        calls.append(time.monotonic())
-        await asyncio.sleep(5)
-        return chat_completion("late")
+    app = _hanging(calls)
 
     with serve(app) as url:
         t0 = time.monotonic()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
+from tests.cli.scan_helpers import numbered_suite, openai_scan
 from tests.servers import chat_completion, free_port, serve
 
 HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
@@ -72,23 +73,7 @@ def _env() -> dict[str, str]:
 
 
 def _scan_args(url: str, suite: Path, db: Path, *extra: str) -> list[str]:
-    return [
-        *HARMSCOPE,
-        "scan",
-        "--target",
-        "openai/slow",
-        "--base-url",
-        url,
-        "--suite",
-        str(suite),
-        "--judge-check",
-        "none",
-        "--db",
-        str(db),
-        "--report-dir",
-        str(db.parent / "reports"),
-        *extra,
-    ]
+    return [*HARMSCOPE, *openai_scan("slow", url, suite, db, *extra)]
 
 
 def _resume(db: Path, run: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -100,13 +85,7 @@ def _resume(db: Path, run: str, *extra: str) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
-    lines = [
-        {"text": f"Request number {i:02d}", "label": "unsafe" if i % 2 else "safe"}
-        for i in range(N_CASES)
-    ]
-    path = tmp_path / "forty.jsonl"
-    path.write_text("".join(json.dumps(x) + "\n" for x in lines), "utf-8")
-    return path
+    return numbered_suite(tmp_path / "forty.jsonl", N_CASES)
 
 
 def _stored(db: Path) -> dict[str, int]:
