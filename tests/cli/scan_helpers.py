@@ -16,14 +16,12 @@ def numbered_suite(path: Path, n: int) -> Path:
     return path
 
 
-def openai_scan(model: str, base_url: str, suite: Path, db: Path, *extra: str) -> list[str]:
-    """``scan`` arguments against an OpenAI-compatible loopback server, no judge check."""
+def scan_args(target: str, suite: Path, db: Path, *extra: str) -> list[str]:
+    """``scan`` arguments for ``target`` on ``suite`` into ``db``, no judge check."""
     return [
         "scan",
         "--target",
-        f"openai/{model}",
-        "--base-url",
-        base_url,
+        target,
         "--suite",
         str(suite),
         "--judge-check",
@@ -34,3 +32,8 @@ def openai_scan(model: str, base_url: str, suite: Path, db: Path, *extra: str) -
         str(db.parent / "reports"),
         *extra,
     ]
+
+
+def openai_scan(model: str, base_url: str, suite: Path, db: Path, *extra: str) -> list[str]:
+    """``scan`` arguments against an OpenAI-compatible loopback server, no judge check."""
+    return scan_args(f"openai/{model}", suite, db, "--base-url", base_url, *extra)

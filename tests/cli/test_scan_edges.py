@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
-from tests.cli.scan_helpers import numbered_suite, openai_scan
+from tests.cli.scan_helpers import numbered_suite, openai_scan, scan_args
 from tests.servers import chat_completion, serve
 
 HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
@@ -350,21 +350,7 @@ def _unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _echo_scan(suite: Path, db: Path) -> list[str]:
-    return [
-        "scan",
-        "--target",
-        "echo/refuse",
-        "--suite",
-        str(suite),
-        "--limit",
-        "4",
-        "--judge-check",
-        "none",
-        "--db",
-        str(db),
-        "--report-dir",
-        str(db.parent / "reports"),
-    ]
+    return scan_args("echo/refuse", suite, db, "--limit", "4")
 
 
 def test_a_read_only_store_file_is_a_one_line_error_and_keeps_its_runs(

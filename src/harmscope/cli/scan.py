@@ -133,6 +133,7 @@ def scan(
     provider = target.partition("/")[0]
     if multiturn not in ("scripted", "live"):
         fail(f"--multiturn must be scripted or live, not {multiturn!r}")
+    http = _http_settings(timeout, retries, max_retry_wait)
     config = RunConfig(
         target=target,
         base_url=base_url,
@@ -149,7 +150,7 @@ def scan(
         max_requests=max_requests,
         max_tokens=max_tokens,
         latent_probe=latent_probe,
-        **_http_settings(timeout, retries, max_retry_wait),
+        **http,
         params=GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=temperature,
@@ -190,7 +191,7 @@ def scan(
                     on_progress=progress,
                     on_estimate=plan,
                     budget=(max_requests, max_tokens) if resume else None,
-                    overrides=_http_settings(timeout, retries, max_retry_wait),
+                    overrides=http,
                     use_cache=not no_cache,
                 )
             )
