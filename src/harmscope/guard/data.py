@@ -21,7 +21,6 @@ normalised text, so the same text falls in the same split whatever set it comes 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -31,8 +30,11 @@ from pathlib import Path
 from typing import Literal
 
 from harmscope.config import resolve_data_dir
-from harmscope.datasets import load_json_line
-from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
+from harmscope.datasets.csvfile import read_csv
+from harmscope.datasets.labelled import read_labelled_prompts
+from harmscope.datasets.public import read_public_prompts
+from harmscope.datasets.records import Label
+from harmscope.errors import NotFoundError
 from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
@@ -95,56 +97,17 @@ def _distinct(rows: Iterable[LabelledText]) -> Iterator[LabelledText]:
             yield row
 
 
-def _csv(path: Path) -> Iterator[dict[str, str]]:
-    if not path.is_file():
-        raise NotFoundError(f"{path}: no such file")
-    with path.open(encoding="utf-8", newline="") as fh:
-        yield from csv.DictReader(fh)
+def _public(name: str, label: Label | None = None) -> Callable[[Path], Iterator[LabelledText]]:
+    """Rows of a public set read by the dataset layer (only those labelled ``label``)."""
 
+    def read(root: Path) -> Iterator[LabelledText]:
+        for row in read_public_prompts(name, root):
+            if label is None or row.label == label:
+                yield LabelledText(
+                    row.text, row.unsafe, row.category if row.unsafe else None, kind=row.kind
+                )
 
-def _map(scheme: str, code: str) -> str | None:
-    try:
-        return load_taxonomy().to_harmscope(scheme, code)[0].id
-    except UnknownCategoryError:
-        return None
-
-
-def _ailuminate(root: Path) -> Iterator[LabelledText]:
-    path = root / "ailuminate-demo" / "airr_official_1.0_demo_en_us_prompt_set_release.csv"
-    for row in _csv(path):
-        yield LabelledText(row["prompt_text"], True, _map("ailuminate", row["hazard"]))
-
-
-def _harmbench(root: Path) -> Iterator[LabelledText]:
-    path = root / "harmbench" / "data" / "behavior_datasets" / "harmbench_behaviors_text_all.csv"
-    for row in _csv(path):
-        yield LabelledText(row["Behavior"], True, _map("harmbench", row["SemanticCategory"]))
-
-
-def _jbb(root: Path, name: str, unsafe: bool) -> Iterator[LabelledText]:
-    for row in _csv(root / "jailbreakbench" / name):
-        category = _map("jailbreakbench", row["Category"]) if unsafe else None
-        yield LabelledText(row["Goal"], unsafe, category)
-
-
-def _advbench(root: Path) -> Iterator[LabelledText]:
-    for row in _csv(root / "advbench" / "data" / "advbench" / "harmful_behaviors.csv"):
-        yield LabelledText(row["goal"], True, None)
-
-
-def _sst(root: Path) -> Iterator[LabelledText]:
-    for row in _csv(root / "simplesafetytests" / "SimpleSafetyTests - test cases.csv"):
-        yield LabelledText(row["prompts_final"], True, _map("simplesafetytests", row["harm_area"]))
-
-
-def _strongreject(root: Path) -> Iterator[LabelledText]:
-    for row in _csv(root / "strongreject" / "strongreject_dataset.csv"):
-        yield LabelledText(row["forbidden_prompt"], True, _map("strongreject", row["category"]))
-
-
-def _xstest(root: Path) -> Iterator[LabelledText]:
-    for row in _csv(root / "xstest" / "xstest_prompts.csv"):
-        yield LabelledText(row["prompt"], row["label"] == "unsafe", None, kind=row["type"])
+    return read
 
 
 def _core(root: Path) -> Iterator[LabelledText]:
@@ -189,7 +152,7 @@ def _openai_moderation(root: Path) -> Iterator[LabelledText]:
 
 
 def _dailydilemmas(root: Path) -> Iterator[LabelledText]:
-    for row in _csv(root / "dailydilemmas" / "data" / "dilemma.csv"):
+    for row, _ in read_csv(root / "dailydilemmas" / "data" / "dilemma.csv", ("dilemma_situation",)):
         yield LabelledText(row["dilemma_situation"], False, None)
 
 
@@ -234,20 +197,20 @@ def _bbq(root: Path) -> Iterator[LabelledText]:
 
 
 _READERS: dict[str, Callable[[Path], Iterator[LabelledText]]] = {
-    "ailuminate": _ailuminate,
-    "harmbench": _harmbench,
-    "jailbreakbench-harmful": lambda r: _jbb(r, "harmful-behaviors.csv", True),
-    "jailbreakbench-benign": lambda r: _jbb(r, "benign-behaviors.csv", False),
-    "advbench": _advbench,
-    "simplesafetytests": _sst,
-    "strongreject": _strongreject,
+    "ailuminate": _public("ailuminate"),
+    "harmbench": _public("harmbench"),
+    "jailbreakbench-harmful": _public("jailbreakbench", "unsafe"),
+    "jailbreakbench-benign": _public("jailbreakbench", "safe"),
+    "advbench": _public("advbench"),
+    "simplesafetytests": _public("simplesafetytests"),
+    "strongreject": _public("strongreject"),
     "toxigen": _toxigen,
     "dailydilemmas": _dailydilemmas,
     "authored-benign": _authored,
     "authored-lookalike": lambda r: _authored(r, "lookalike_prompts.txt"),
     "rtp": _rtp,
     "bbq": _bbq,
-    "xstest": _xstest,
+    "xstest": _public("xstest"),
     "openai-moderation-dev": _openai_moderation,
     "core": _core,
 }
@@ -288,29 +251,12 @@ def load_public_set(
 def load_labelled_file(path: str | Path) -> list[LabelledText]:
     """Read a labelled-prompt JSONL file (``{"text"|"prompt", "label", "category"?}``).
 
+    The format is parsed by :func:`harmscope.datasets.read_labelled_prompts`.
+
     Raises:
         DataError: Missing file, invalid JSON or a line without text or a safe/unsafe label;
             the message names the file and line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    rows: list[LabelledText] = []
-    try:
-        lines = path.read_text("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        obj = load_json_line(line, where)
-        text = obj.get("text", obj.get("prompt"))
-        label = obj.get("label")
-        if not isinstance(text, str) or label not in ("safe", "unsafe"):
-            raise DataError(f"{where}: needs a string 'text' and 'label' safe or unsafe")
-        category = obj.get("category")
-        rows.append(LabelledText(text, label == "unsafe", category or None, source=path.stem))
-    if not rows:
-        raise DataError(f"{path}: no labelled rows")
-    return rows
+    rows = read_labelled_prompts(path, source=path.stem)
+    return [LabelledText(r.text, r.unsafe, r.category, r.source) for r in rows]

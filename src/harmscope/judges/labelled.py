@@ -14,16 +14,15 @@ Binary refusal follows XSTest's refusal rate: a partial refusal counts as a refu
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from harmscope.config import resolve_data_dir
-from harmscope.datasets import load_json_line
+from harmscope.datasets import load_json_line, read_lines
+from harmscope.datasets.csvfile import read_csv
+from harmscope.datasets.records import LabelledResponse
 from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
 from harmscope.records import RefusalLabel
 from harmscope.taxonomy import load_taxonomy
@@ -81,33 +80,8 @@ _YES = frozenset({"1", "yes", "true", "unsafe", "jailbroken"})
 _NO = frozenset({"0", "no", "false", "safe"})
 
 
-@dataclass(frozen=True, slots=True)
-class LabelledItem:
-    """One prompt/response pair with its human labels."""
-
-    id: str
-    """Unique within its dataset."""
-    prompt: str
-    """The request answered."""
-    response: str
-    """The answer to judge (may be empty: judges must leave it unscored)."""
-    refusal: bool | None = None
-    """Binary refusal label (partial counts as refusal), when known."""
-    refusal_label: RefusalLabel | None = None
-    """3-way label, when known."""
-    harmful: bool | None = None
-    """Whether the answer gives meaningful help toward a harmful goal, when known."""
-    category: str = "unspecified"
-    """Taxonomy id of the request's hazard."""
-    expected: str = "refuse"
-    """``refuse`` or ``comply``: how a safe model should answer the prompt."""
-    source: str = "unknown"
-    """The model that wrote the response (for per-source breakdowns and splits)."""
-    group: str = ""
-    """Items sharing a group (e.g. a behaviour) never straddle a train/test split."""
-    baselines: dict[str, bool | None] = field(default_factory=dict)
-    """Other judges' binary labels stored with the data (``name -> positive``; ``None`` when
-    the stored value could not be read)."""
+LabelledItem = LabelledResponse
+"""One prompt/response pair with its human labels (the dataset layer's record)."""
 
 
 def parse_baseline_label(value: object) -> bool | None:
@@ -199,15 +173,8 @@ def read_jsonl(path: str | Path) -> list[LabelledItem]:
     Raises:
         DataError: Unreadable file, bad JSON, a missing field or a bad label (with file:line).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
     items: list[LabelledItem] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_lines(path), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         where = f"{path}:{number}"
@@ -238,21 +205,6 @@ def xstest_files(data_dir: str | Path | None = None) -> list[Path]:
     return files
 
 
-def _csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[dict[str, str], str]]:
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in columns if c not in (reader.fieldnames or [])]
-            if missing:
-                raise DataError(f"{path}:1: missing column(s) {', '.join(missing)}")
-            for row in reader:
-                yield row, f"{path}:{reader.line_num}"
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-
-
 def read_xstest_completions(path: str | Path) -> list[LabelledItem]:
     """One XSTest completion file; the source model is taken from the file name.
 
@@ -262,7 +214,7 @@ def read_xstest_completions(path: str | Path) -> list[LabelledItem]:
     path = Path(path)
     model = path.stem.removeprefix("xstest_v2_completions_")
     items: list[LabelledItem] = []
-    for row, where in _csv_rows(path, ("id", "type", "prompt", "completion", "final_label")):
+    for row, where in read_csv(path, ("id", "type", "prompt", "completion", "final_label")):
         label = _XSTEST_LABELS.get((row["final_label"] or "").strip())
         if label is None:
             raise DataError(f"{where}: unknown final_label {row['final_label']!r}")
@@ -292,7 +244,7 @@ def _harmbench_behaviours(path: Path) -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
     columns = ("Behavior", "SemanticCategory", "ContextString", "BehaviorID")
     taxonomy = load_taxonomy()
-    for row, _ in _csv_rows(path, columns):
+    for row, _ in read_csv(path, columns):
         context = (row["ContextString"] or "").strip()
         request = f"{context}\n\n---\n\n{row['Behavior']}" if context else row["Behavior"]
         try:

@@ -1,35 +1,22 @@
 """Labelled prompts for latent work: from suites, public sets by path, or JSONL files.
 
-A spec is a registered suite name (``core``...), one of the public sets read here by path from
-the data folder (``jailbreakbench``, ``xstest``), or a file: labelled-prompt JSONL
-(``{"text" | "prompt", "label": "safe" | "unsafe"}``) or a suite file.
+A spec is a registered suite name (``core``, or a public set such as ``jailbreakbench`` or
+``xstest``, read by path from the data folder), or a file: labelled-prompt JSONL
+(``{"text" | "prompt", "label": "safe" | "unsafe"}``, parsed by :mod:`harmscope.datasets`) or a
+suite file. :class:`LabelledPrompt` is the dataset layer's record.
 """
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from harmscope.datasets import load_json_line, read_lines
-from harmscope.errors import DataError, NotFoundError
+from harmscope.datasets.labelled import labelled_prompts_or_none
+from harmscope.datasets.records import LabelledPrompt
 
 __all__ = ["LabelledPrompt", "Splits", "load_prompts", "split_prompts"]
-
-Label = Literal["safe", "unsafe"]
-
-
-@dataclass(frozen=True, slots=True)
-class LabelledPrompt:
-    """One user instruction and whether it is a harmful request."""
-
-    text: str
-    """The instruction."""
-    label: Label
-    """``unsafe`` for a harmful request, ``safe`` otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,48 +31,6 @@ class Splits:
     """Held out for reporting."""
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise NotFoundError(f"{path} not found (is the data folder set?)")
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _jailbreakbench(root: Path) -> list[LabelledPrompt]:
-    base = root / "jailbreakbench"
-    harmful = [
-        LabelledPrompt(r["Goal"], "unsafe") for r in _read_csv(base / "harmful-behaviors.csv")
-    ]
-    benign = [LabelledPrompt(r["Goal"], "safe") for r in _read_csv(base / "benign-behaviors.csv")]
-    return harmful + benign
-
-
-def _xstest(root: Path) -> list[LabelledPrompt]:
-    rows = _read_csv(root / "xstest" / "xstest_prompts.csv")
-    return [
-        LabelledPrompt(r["prompt"], "unsafe" if r["label"] == "unsafe" else "safe") for r in rows
-    ]
-
-
-_PUBLIC = {"jailbreakbench": _jailbreakbench, "xstest": _xstest}
-
-
-def _labelled_jsonl(path: Path) -> list[LabelledPrompt] | None:
-    """Labelled-prompt lines, or None when the file holds suite case lines instead."""
-    items: list[LabelledPrompt] = []
-    for lineno, line in enumerate(read_lines(path), 1):
-        if not line.strip():
-            continue
-        row = load_json_line(line, f"{path}:{lineno}")
-        if "label" not in row:
-            return None
-        text = row.get("text", row.get("prompt"))
-        if not isinstance(text, str) or row["label"] not in ("safe", "unsafe"):
-            raise DataError(f"{path}:{lineno}: needs a text and a label safe|unsafe")
-        items.append(LabelledPrompt(text, row["label"]))
-    return items
-
-
 def load_prompts(spec: str, *, data_dir: str | Path | None = None) -> list[LabelledPrompt]:
     """Labelled prompts named by ``spec`` (suite name, public set, or file).
 
@@ -93,18 +38,13 @@ def load_prompts(spec: str, *, data_dir: str | Path | None = None) -> list[Label
         NotFoundError: Unknown name and no such file, or the data folder is missing.
         DataError: The file is malformed or empty.
     """
-    from harmscope.config import resolve_data_dir
-    from harmscope.suites import load_suite, registry
+    from harmscope.suites import load_suite
 
     path = Path(spec)
     if path.suffix in {".jsonl", ".json"} and path.is_file():
-        items = _labelled_jsonl(path)
+        items = labelled_prompts_or_none(path)
         if items is not None:
-            if not items:
-                raise DataError(f"{path}: no prompts")
-            return items
-    elif spec not in registry and spec in _PUBLIC:
-        return _PUBLIC[spec](resolve_data_dir(data_dir))
+            return [LabelledPrompt(p.text, p.label) for p in items]
     suite = load_suite(spec, data_dir=data_dir)
     return [
         LabelledPrompt(c.prompt, "unsafe" if c.expected == "refuse" else "safe")

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harmscope.datasets import load_json_line
+from harmscope.datasets.labelled import is_labelled_prompt, json_kind, parse_labelled_prompt
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.records import Case, Message
 from harmscope.suites.base import Suite
@@ -42,7 +43,7 @@ def resolve_category(raw: object) -> str:
     if raw is None or raw == "":
         return "unspecified"
     if not isinstance(raw, str):
-        raise DataError(f"category must be a string, not {_kind(raw)}")
+        raise DataError(f"category must be a string, not {json_kind(raw)}")
     tax = load_taxonomy()
     scheme, sep, code = raw.partition(":")
     if sep and scheme in {"harmscope", *SCHEMES}:
@@ -87,7 +88,10 @@ def load_suite_file(path: str | Path, *, name: str | None = None, version: str =
 
 def _parse_line(line: str, where: str, suite: str, version: str, lineno: int) -> Case:
     row = load_json_line(line, where)
+    labelled = parse_labelled_prompt(row, where) if is_labelled_prompt(row) else None
     try:
+        if labelled is not None:
+            return _labelled_case(row, labelled.text, suite, version, lineno)
         return _to_case(row, suite, version, lineno)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -99,28 +103,18 @@ def _parse_line(line: str, where: str, suite: str, version: str, lineno: int) ->
         raise DataError(f"{where}: {type(exc).__name__}: {exc}") from None
 
 
-def _kind(value: object) -> str:
-    """The JSON name of a value's type, for messages."""
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    if value is None:
-        return "null"
-    if isinstance(value, bool | dict | list | str):
-        return names[type(value)]
-    return "a number" if isinstance(value, int | float) else type(value).__name__
-
-
 def _tags(raw: object) -> dict[str, str]:
     """``tags``: an object of strings, numbers or booleans (stored as strings)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise DataError(f"tags must be an object of strings, not {_kind(raw)}")
+        raise DataError(f"tags must be an object of strings, not {json_kind(raw)}")
     tags = {}
     for k, v in raw.items():
         if isinstance(v, bool):
             v = "true" if v else "false"
         if not isinstance(v, str | int | float):
-            raise DataError(f"tag {k!r} must be a string, not {_kind(v)}")
+            raise DataError(f"tag {k!r} must be a string, not {json_kind(v)}")
         tags[str(k)] = str(v)
     return tags
 
@@ -128,7 +122,7 @@ def _tags(raw: object) -> dict[str, str]:
 def _text(row: dict[str, Any], name: str) -> str:
     value = row.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{name!r} must be a non-empty string, not {_kind(value)}")
+        raise DataError(f"{name!r} must be a non-empty string, not {json_kind(value)}")
     return value
 
 
@@ -137,30 +131,29 @@ def _case_id(row: dict[str, Any], default: str | None) -> str:
     if raw is None:
         raise DataError("missing 'id'")
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise DataError(f"'id' must be a string, not {_kind(raw)}")
+        raise DataError(f"'id' must be a string, not {json_kind(raw)}")
     return str(raw)
+
+
+def _labelled_case(row: dict[str, Any], text: str, suite: str, version: str, lineno: int) -> Case:
+    """A labelled-prompt line (checked by the dataset layer) as a case."""
+    return Case.from_prompt(
+        text,
+        id=_case_id(row, f"{suite}.{lineno:05d}"),
+        category=resolve_category(row.get("category")),
+        expected="refuse" if row["label"] == "unsafe" else "comply",
+        source=f"{suite}@{version}",
+        tags=_tags(row.get("tags")),
+    )
 
 
 def _to_case(row: dict[str, Any], suite: str, version: str, lineno: int) -> Case:
     source = f"{suite}@{version}"
     category = resolve_category(row.get("category"))
     tags = _tags(row.get("tags"))
-    if "label" in row:
-        label = row["label"]
-        if label not in ("safe", "unsafe"):
-            raise DataError(f"label must be 'safe' or 'unsafe', not {_short(label)}")
-        text = _text(row, "text" if "text" in row else "prompt")
-        return Case.from_prompt(
-            text,
-            id=_case_id(row, f"{suite}.{lineno:05d}"),
-            category=category,
-            expected="refuse" if label == "unsafe" else "comply",
-            source=source,
-            tags=tags,
-        )
     if "messages" in row:
         if not isinstance(row["messages"], list):
-            raise DataError(f"'messages' must be an array, not {_kind(row['messages'])}")
+            raise DataError(f"'messages' must be an array, not {json_kind(row['messages'])}")
         messages = tuple(Message.model_validate(m) for m in row["messages"])
     elif "prompt" in row:
         messages = (Message(role="user", content=_text(row, "prompt")),)
@@ -177,8 +170,3 @@ def _to_case(row: dict[str, Any], suite: str, version: str, lineno: int) -> Case
         tags=tags,
         parent_id=row.get("parent_id"),
     )
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

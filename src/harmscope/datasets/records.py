@@ -1,0 +1,71 @@
+"""The two labelled records every dataset reader returns: prompts and responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from harmscope.records import RefusalLabel
+
+__all__ = ["Label", "LabelledPrompt", "LabelledResponse"]
+
+Label = Literal["safe", "unsafe"]
+"""Ground truth for a prompt: ``unsafe`` for a harmful request, ``safe`` otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPrompt:
+    """One user instruction and whether it is a harmful request."""
+
+    text: str
+    """The instruction (for HarmBench contextual behaviours, the request without context)."""
+    label: Label
+    """``unsafe`` for a harmful request, ``safe`` otherwise."""
+    category: str | None = None
+    """Harmscope category id, when the source gives one (raw in labelled-prompt files)."""
+    source: str = ""
+    """Name of the set (or file stem) it came from."""
+    id: str = ""
+    """Row id, unique within its source (empty where the source has none)."""
+    lang: str | None = None
+    """Language code, when known."""
+    kind: str | None = None
+    """Prompt type where the source gives one (XSTest ``type``)."""
+    context: str = ""
+    """Context the request refers to (HarmBench contextual behaviours), verbatim."""
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+    """Further non-empty source fields by name (``lang``, ``hazard``, ``origin``...)."""
+
+    @property
+    def unsafe(self) -> bool:
+        """Whether the prompt is a harmful request."""
+        return self.label == "unsafe"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledResponse:
+    """One prompt/response pair with its human labels."""
+
+    id: str
+    """Unique within its dataset."""
+    prompt: str
+    """The request answered."""
+    response: str
+    """The answer to judge (may be empty: judges must leave it unscored)."""
+    refusal: bool | None = None
+    """Binary refusal label (partial counts as refusal), when known."""
+    refusal_label: RefusalLabel | None = None
+    """3-way label, when known."""
+    harmful: bool | None = None
+    """Whether the answer gives meaningful help toward a harmful goal, when known."""
+    category: str = "unspecified"
+    """Taxonomy id of the request's hazard."""
+    expected: str = "refuse"
+    """``refuse`` or ``comply``: how a safe model should answer the prompt."""
+    source: str = "unknown"
+    """The model that wrote the response (for per-source breakdowns and splits)."""
+    group: str = ""
+    """Items sharing a group (e.g. a behaviour) never straddle a train/test split."""
+    baselines: dict[str, bool | None] = field(default_factory=dict)
+    """Other judges' binary labels stored with the data (``name -> positive``; ``None`` when
+    the stored value could not be read)."""
