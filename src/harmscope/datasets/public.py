@@ -17,8 +17,10 @@ from harmscope.config import DATA_DIR_ENV, resolve_data_dir
 from harmscope.datasets.csvfile import read_csv
 from harmscope.datasets.records import Label, LabelledPrompt
 from harmscope.errors import DataError, NotFoundError, UnknownCategoryError
+from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
+    "HARMBENCH_CONTEXT_SEPARATOR",
     "PUBLIC_PROMPT_SETS",
     "PublicFile",
     "PublicSet",
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 DataDir = str | Path | None
+
+HARMBENCH_CONTEXT_SEPARATOR = "\n\n---\n\n"
+"""Between a contextual behaviour's context string and its request, as HarmBench lays it out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +230,6 @@ def _text(row: dict[str, str], column: str, where: str) -> str:
 
 
 def _category(scheme: str | None, code: str, where: str) -> str:
-    from harmscope.taxonomy import load_taxonomy
-
     try:
         return load_taxonomy().to_harmscope(scheme or "", code.strip())[0].id
     except UnknownCategoryError as exc:

@@ -17,12 +17,17 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harmscope.datasets.public import public_files, read_public_prompts
+from harmscope.datasets.public import (
+    HARMBENCH_CONTEXT_SEPARATOR,
+    public_files,
+    read_public_prompts,
+)
 from harmscope.datasets.records import LabelledPrompt
 from harmscope.records import Case
 from harmscope.suites.base import Suite, registry
 
 __all__ = [
+    "HARMBENCH_CONTEXT_SEPARATOR",
     "UNCATEGORISED",
     "content_version",
     "load_advbench",
@@ -37,9 +42,6 @@ __all__ = [
 
 UNCATEGORISED = "harmful_other"
 """Category given to rows of sets that carry no hazard category of their own."""
-
-HARMBENCH_CONTEXT_SEPARATOR = "\n\n---\n\n"
-"""Between a contextual behaviour's context string and its request, as HarmBench lays it out."""
 
 DataDir = str | Path | None
 SuiteLoader = Callable[[DataDir], Suite]
