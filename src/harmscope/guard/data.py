@@ -22,7 +22,6 @@ normalised text, so the same text falls in the same split whatever set it comes 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Literal
 
 from harmscope.config import resolve_data_dir
 from harmscope.datasets.csvfile import read_csv
+from harmscope.datasets.jsonl import load_json_line, read_lines
 from harmscope.datasets.labelled import read_labelled_prompts
 from harmscope.datasets.public import read_public_prompts
 from harmscope.datasets.records import Label
@@ -51,19 +51,22 @@ Split = Literal["train", "val", "test"]
 
 @dataclass(frozen=True, slots=True)
 class LabelledText:
-    """One labelled text."""
+    """One labelled text, as the guard sees it (built from the dataset layer's records).
+
+    Attributes:
+        text: The text to classify.
+        unsafe: Ground truth: should the guard flag it.
+        category: Harmscope category id of an unsafe text, when the source gives one.
+        source: Name of the set it came from.
+        kind: Prompt type where the source gives one (XSTest ``type``, core suite ``kind``):
+            on safe rows, which kind of look-alike it is.
+    """
 
     text: str
-    """The text to classify."""
     unsafe: bool
-    """Ground truth: should the guard flag it."""
     category: str | None = None
-    """Harmscope category id of an unsafe text, when the source gives one."""
     source: str = ""
-    """Name of the set it came from."""
     kind: str | None = None
-    """Prompt type where the source gives one (XSTest ``type``, core suite ``kind``): on
-    safe rows, which kind of look-alike it is."""
 
 
 def _key(text: str) -> str:
@@ -142,10 +145,10 @@ def _openai_moderation(root: Path) -> Iterator[LabelledText]:
     if not path.is_file():
         raise NotFoundError(f"{path}: no such file")
     tax = load_taxonomy()
-    for line in path.read_text("utf-8").splitlines():
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
-        row = json.loads(line)
+        row = load_json_line(line, f"{path}:{number}")
         positives = [k for k, v in row.items() if k != "prompt" and v == 1]
         category = tax.to_harmscope("openai_eval", positives[0])[0].id if positives else None
         yield LabelledText(row["prompt"], bool(positives), category)
@@ -188,9 +191,9 @@ def _rtp(root: Path) -> Iterator[LabelledText]:
 def _bbq(root: Path) -> Iterator[LabelledText]:
     files = _glob(root / "bbq" / "data", "*.jsonl", "BBQ")
     contexts = (
-        json.loads(line)["context"].strip()
+        load_json_line(line, f"{path}:{number}")["context"].strip()
         for path in files
-        for line in path.read_text("utf-8").splitlines()
+        for number, line in enumerate(read_lines(path), 1)
         if line.strip()
     )
     yield from _distinct(LabelledText(c, False, None) for c in contexts if c)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harmscope.datasets.jsonl import load_json_line
 from harmscope.errors import DataError, HarmscopeError, MissingDependencyError
 from harmscope.records import Case, Expected
 from harmscope.suites.base import Suite
@@ -281,7 +282,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             raise DataError(f"{path}: malformed CSV ({exc})") from None
     if path.suffix == ".jsonl":
         return [
-            _json_line(line, f"{path}:{i}")
+            load_json_line(line, f"{path}:{i}")
             for i, line in enumerate(text.splitlines(), 1)
             if line.strip()
         ]
@@ -294,16 +295,6 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
         raise DataError(f"{path}: expected a list of objects")
     return doc
-
-
-def _json_line(line: str, where: str) -> dict[str, Any]:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: not JSON ({exc.msg})") from None
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object")
-    return row
 
 
 def suite_from_rows(
