@@ -7,11 +7,12 @@ The protocol:
 
 * **Pools.** Harmful requests: JailbreakBench's harmful behaviours, HarmBench's *standard*
   behaviours and StrongREJECT. Harmless requests: JailbreakBench's benign behaviours, the
-  ordinary requests harmscope's guard ships (``guard/benign_prompts.txt``) and the look-alike
-  ``comply`` cases of the authored ``core`` suite (``--no-lookalikes`` leaves those out). Each
-  pool is shuffled with the seed, round-robin over its sources, and cut into **fit** (64 per
-  class), **selection** (32 per class: layer, scoring method and threshold are chosen here and
-  only here) and **test** (the rest, at most ``--test-per-class``).
+  ordinary requests harmscope's guard ships (``guard/benign_prompts.txt``, the guard's
+  ``authored-benign`` set) and the look-alike ``comply`` cases of the authored ``core`` suite
+  (``--no-lookalikes`` leaves those out). Each pool is shuffled with the seed, round-robin over
+  its sources, and cut into **fit** (64 per class), **selection** (32 per class: layer, scoring
+  method and threshold are chosen here and only here) and **test** (the rest, at most
+  ``--test-per-class``).
 * **Held-out evaluations**, all on prompts never used to fit or select: *plain* (test harmful vs
   test harmless); *vs XSTest-safe* (test harmful vs XSTest's 250 safe look-alike prompts, the
   hard control); *vs core look-alikes* (test harmful vs the held-out look-alike cases);
@@ -48,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from harmscope.guard.data import load_public_set
 from harmscope.latent.capture import Activations, capture_activations
 from harmscope.latent.directions import Direction, DirectionMeta, data_hash
 from harmscope.latent.probe import LatentGuard, auroc
@@ -58,7 +60,6 @@ from harmscope.targets.models import load_model
 from harmscope.transforms import get_transform
 
 ROOT = Path(__file__).resolve().parents[1]
-BENIGN = ROOT / "src" / "harmscope" / "guard" / "benign_prompts.txt"
 WRAPPERS = (
     "roleplay.novel",
     "suppression.rules",
@@ -90,11 +91,7 @@ def pools(*, lookalikes: bool) -> tuple[dict[str, list[str]], dict[str, list[str
         "harmbench": _suite("harmbench", "refuse", functional="standard"),
         "strongreject": _suite("strongreject", "refuse"),
     }
-    benign = [
-        line.strip()
-        for line in BENIGN.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    benign = [row.text for row in load_public_set("authored-benign")]
     harmless = {"jailbreakbench": _suite("jailbreakbench", "comply"), "authored": benign}
     if lookalikes:
         harmless["core-lookalike"] = _suite("core", "comply")
