@@ -65,3 +65,9 @@ def test_labelled_response_lines(tmp_path: Path) -> None:
         read_jsonl(path)
     path.write_text('{"prompt": "p", "response": "r", "harmful": false}\n', "utf-8")
     assert read_jsonl(path) == [LabelledResponse("0", "p", "r", harmful=False)]
+
+
+def test_data_path_without_a_data_folder(tmp_path: Path) -> None:
+    assert data_path(tmp_path, HARMBENCH_VAL) == tmp_path / HARMBENCH_VAL
+    with pytest.raises(DataError, match="does not exist"):
+        data_path(tmp_path / "absent", HARMBENCH_VAL)

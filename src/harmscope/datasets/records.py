@@ -44,28 +44,31 @@ class LabelledPrompt:
 
 @dataclass(frozen=True, slots=True)
 class LabelledResponse:
-    """One prompt/response pair with its human labels."""
+    """One prompt/response pair with its human labels.
+
+    Attributes:
+        id: Unique within its dataset.
+        prompt: The request answered.
+        response: The answer to judge (may be empty: judges must leave it unscored).
+        refusal: Binary refusal label (partial counts as refusal), when known.
+        refusal_label: 3-way label, when known.
+        harmful: Whether the answer gives meaningful help toward a harmful goal, when known.
+        category: Taxonomy id of the request's hazard.
+        expected: ``refuse`` or ``comply``: how a safe model should answer the prompt.
+        source: The model that wrote the response (for per-source breakdowns and splits).
+        group: Items sharing a group (e.g. a behaviour) never straddle a train/test split.
+        baselines: Other judges' binary labels stored with the data (``name -> positive``;
+            ``None`` when the stored value could not be read).
+    """
 
     id: str
-    """Unique within its dataset."""
     prompt: str
-    """The request answered."""
     response: str
-    """The answer to judge (may be empty: judges must leave it unscored)."""
     refusal: bool | None = None
-    """Binary refusal label (partial counts as refusal), when known."""
     refusal_label: RefusalLabel | None = None
-    """3-way label, when known."""
     harmful: bool | None = None
-    """Whether the answer gives meaningful help toward a harmful goal, when known."""
     category: str = "unspecified"
-    """Taxonomy id of the request's hazard."""
     expected: str = "refuse"
-    """``refuse`` or ``comply``: how a safe model should answer the prompt."""
     source: str = "unknown"
-    """The model that wrote the response (for per-source breakdowns and splits)."""
     group: str = ""
-    """Items sharing a group (e.g. a behaviour) never straddle a train/test split."""
     baselines: dict[str, bool | None] = field(default_factory=dict)
-    """Other judges' binary labels stored with the data (``name -> positive``; ``None`` when
-    the stored value could not be read)."""

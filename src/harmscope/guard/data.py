@@ -233,7 +233,10 @@ def load_public_set(
         data_dir: Folder of the public sets; defaults to ``$HARMSCOPE_DATA_DIR``.
 
     Raises:
-        NotFoundError: Unknown set name, or its files are missing.
+        NotFoundError: Unknown set name, no data folder, or a file of a set read here is
+            missing.
+        DataError: A file of a public prompt set (read by :mod:`harmscope.datasets`) is
+            missing or malformed; the message names the file and line.
     """
     names = (
         ["jailbreakbench-harmful", "jailbreakbench-benign"] if name == "jailbreakbench" else [name]
