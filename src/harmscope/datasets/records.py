@@ -15,26 +15,31 @@ Label = Literal["safe", "unsafe"]
 
 @dataclass(frozen=True, slots=True)
 class LabelledPrompt:
-    """One user instruction and whether it is a harmful request."""
+    """One user instruction and whether it is a harmful request.
+
+    Attributes:
+        text: The instruction (for HarmBench contextual behaviours, the request alone).
+        label: ``unsafe`` for a harmful request, ``safe`` otherwise.
+        category: Harmscope category id, when the source gives one (kept raw as written in
+            labelled-prompt files).
+        source: Name of the set (or file stem) it came from.
+        id: Row id, unique within its source (empty where the source has none).
+        lang: Language code, when known.
+        kind: Prompt type where the source gives one (XSTest ``type``).
+        context: Context the request refers to (HarmBench contextual behaviours), verbatim.
+        tags: Further non-empty source fields by name (``lang``, ``hazard``, ``origin``...);
+            not compared.
+    """
 
     text: str
-    """The instruction (for HarmBench contextual behaviours, the request without context)."""
     label: Label
-    """``unsafe`` for a harmful request, ``safe`` otherwise."""
     category: str | None = None
-    """Harmscope category id, when the source gives one (raw in labelled-prompt files)."""
     source: str = ""
-    """Name of the set (or file stem) it came from."""
     id: str = ""
-    """Row id, unique within its source (empty where the source has none)."""
     lang: str | None = None
-    """Language code, when known."""
     kind: str | None = None
-    """Prompt type where the source gives one (XSTest ``type``)."""
     context: str = ""
-    """Context the request refers to (HarmBench contextual behaviours), verbatim."""
     tags: dict[str, str] = field(default_factory=dict, compare=False)
-    """Further non-empty source fields by name (``lang``, ``hazard``, ``origin``...)."""
 
     @property
     def unsafe(self) -> bool:
