@@ -18,6 +18,7 @@ import numpy as np
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.capture import capture_activations
 from harmscope.latent.directions import DiffInMeans, Direction, DirectionMeta, data_hash
+from harmscope.latent.generate import generate_greedy
 from harmscope.latent.probe import LatentGuard, auroc
 from harmscope.latent.prompts import LabelledPrompt, split_prompts
 
@@ -25,8 +26,6 @@ __all__ = [
     "FitOptions",
     "evaluate_guard",
     "fit_latent",
-    "generate_greedy",
-    "greedy_token_ids",
     "post_auroc",
     "steer_prompt",
 ]
@@ -334,11 +333,11 @@ def steer_prompt(
 
     ids = refusal_token_ids(tokenizer)
     base_lo = float(refusal_log_odds(next_token_logprobs(model, tokenizer, [prompt]), ids)[0])
-    base = _generate(model, tokenizer, prompt, max_new_tokens)
+    base = generate_greedy(model, tokenizer, [prompt], max_new_tokens)[0]
     with hooked(specs()):
         lo = float(refusal_log_odds(next_token_logprobs(model, tokenizer, [prompt]), ids)[0])
     with hooked(specs()):
-        steered = _generate(model, tokenizer, prompt, max_new_tokens)
+        steered = generate_greedy(model, tokenizer, [prompt], max_new_tokens)[0]
     return {
         "prompt": prompt,
         "mode": mode,
@@ -348,54 +347,3 @@ def steer_prompt(
         "steered": steered,
         "refusal_log_odds": {"baseline": base_lo, "steered": lo},
     }
-
-
-def greedy_token_ids(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    *,
-    batch_size: int = 8,
-) -> list[list[int]]:
-    """Token ids of greedy answers to user prompts, cut at the end-of-sequence token.
-
-    Batched with left padding; hooks registered on the model apply.
-    """
-    import torch
-
-    from harmscope.latent.positions import encode_prompts
-
-    stops = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    out: list[list[int]] = []
-    for start in range(0, len(prompts), batch_size):
-        enc = encode_prompts(tokenizer, list(prompts[start : start + batch_size]))
-        with torch.inference_mode():
-            ids = model.generate(
-                input_ids=enc.input_ids,
-                attention_mask=enc.attention_mask,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        for row in ids[:, enc.input_ids.shape[1] :].tolist():
-            cut = next((i for i, t in enumerate(row) if t in stops), len(row))
-            out.append([int(t) for t in row[:cut]])
-    return out
-
-
-def generate_greedy(
-    model: Any,
-    tokenizer: Any,
-    prompts: Sequence[str],
-    max_new_tokens: int,
-    *,
-    batch_size: int = 8,
-) -> list[str]:
-    """Greedy answers to user prompts, batched with left padding (hooks on the model apply)."""
-    ids = greedy_token_ids(model, tokenizer, prompts, max_new_tokens, batch_size=batch_size)
-    return [str(t) for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-
-def _generate(model: Any, tokenizer: Any, prompt: str, max_new_tokens: int) -> str:
-    return generate_greedy(model, tokenizer, [prompt], max_new_tokens)[0]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from harmscope.chat import has_chat_template, render_chat
 from harmscope.errors import HarmscopeError
 
 __all__ = [
@@ -79,13 +80,12 @@ def render_prompt(tokenizer: Any, text: str, *, system: str | None = None) -> st
     Raises:
         HarmscopeError: The tokenizer has no chat template.
     """
-    if not getattr(tokenizer, "chat_template", None):
+    if not has_chat_template(tokenizer):
         raise HarmscopeError("the tokenizer has no chat template; t_inst cannot be located")
     messages = [{"role": "user", "content": text}]
     if system is not None:
         messages.insert(0, {"role": "system", "content": system})
-    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return str(rendered)
+    return render_chat(tokenizer, messages)
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:

@@ -38,6 +38,7 @@ import numpy.typing as npt
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.capture import forward_batch
 from harmscope.latent.directions import DiffInMeans
+from harmscope.latent.generate import greedy_token_ids
 from harmscope.latent.positions import Encoded, TemplateLayout, encode_prompts, template_layout
 
 __all__ = [
@@ -177,7 +178,7 @@ def refusal_openings(
     refusals each, openings seen once are dropped; an opening that extends a kept shorter one is
     dropped too (the phrases' probabilities are summed, so they must not overlap).
     """
-    from harmscope.judges.keyword import classify
+    from harmscope.refusal_phrases import classify
 
     refused: Counter[tuple[int, ...]] = Counter()
     other: Counter[tuple[int, ...]] = Counter()
@@ -214,8 +215,6 @@ def discover_refusal_phrases(
     batch_size: int = 8,
 ) -> RefusalPhrases | None:
     """:func:`refusal_openings` of the model's greedy answers to ``harmful`` prompts."""
-    from harmscope.latent.pipeline import greedy_token_ids
-
     answers = greedy_token_ids(model, tokenizer, harmful, max_new_tokens, batch_size=batch_size)
     return refusal_openings(answers, tokenizer, n_tokens=n_tokens, max_phrases=max_phrases)
 

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from harmscope.metrics import CaseResult, outcome
 from harmscope.report.charts import PALETTE
+from harmscope.report.render import render_template, write_page
 
 __all__ = [
     "AurocChart",
@@ -290,11 +291,10 @@ def render_latent_page(
     ``auroc`` is the JSON of ``latent eval --json`` or the ``report.json`` of ``latent fit``;
     ``results`` are a run's case results, whose signals get dissociation flags.
     """
-    from harmscope.report.html import _ENV
-
     series = auroc_series(auroc) if auroc is not None else []
     diss = dissociation(results, judge_id) if results is not None else None
-    return _ENV.get_template("latent.html.j2").render(
+    return render_template(
+        "latent.html.j2",
         title=title,
         chart=auroc_chart(series) if series else None,
         table=series,
@@ -308,6 +308,4 @@ def render_latent_page(
 
 def write_latent_page(path: str | Path, **kwargs: Any) -> Path:
     """Write :func:`render_latent_page` to ``path`` atomically; return the path."""
-    from harmscope.report.html import _write
-
-    return _write(Path(path), render_latent_page(**kwargs))
+    return write_page(path, render_latent_page(**kwargs))
