@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
+from harmscope.report.latent import AurocView
 from harmscope.report.render import render_template, write_page
 
 
@@ -14,7 +15,7 @@ def test_render_template_autoescapes_and_fails_on_missing_names() -> None:
         title="<script>x</script>",
         chart=None,
         table=[],
-        info={},
+        info=AurocView(),
         diss=None,
         flagged=[],
         judge_id=None,
