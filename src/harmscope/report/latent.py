@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from harmscope.metrics import CaseResult, outcome
-from harmscope.report.charts import PALETTE
+from harmscope.report.charts import PALETTE, PlotArea
 from harmscope.report.render import render_template, write_page
 
 __all__ = [
@@ -130,15 +130,9 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
-class AurocChart:
+class AurocChart(PlotArea):
     """AUROC (0.5-1 axis, lower values clamped) against layer, one line per series."""
 
-    width: int
-    height: int
-    left: int
-    top: int
-    plot_w: int
-    plot_h: int
     lines: tuple[Line, ...]
     xticks: tuple[tuple[float, str], ...]
     yticks: tuple[tuple[float, str], ...]
@@ -146,8 +140,8 @@ class AurocChart:
 
 def auroc_chart(series: Sequence[Series], *, width: int = 640, height: int = 320) -> AurocChart:
     """Lay out per-layer AUROC lines; the y axis runs from 0.5 (chance) to 1."""
-    left, top, right, bottom = 54, 14, 20, 40
-    pw, ph = width - left - right, height - top - bottom
+    area = PlotArea.inside(width, height, (54, 14, 20, 40))
+    left, top, pw, ph = area.left, area.top, area.plot_w, area.plot_h
     n_layers = max((layer for _, pts in series for layer, _ in pts), default=0) + 1
 
     def px(layer: float) -> float:
@@ -165,12 +159,7 @@ def auroc_chart(series: Sequence[Series], *, width: int = 640, height: int = 320
         )
     step = max(1, n_layers // 10)
     return AurocChart(
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        plot_w=pw,
-        plot_h=ph,
+        *area.parts(),
         lines=tuple(lines),
         xticks=tuple((px(i), str(i)) for i in range(0, n_layers, step)),
         yticks=tuple((py(v), f"{v:.1f}") for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)),
