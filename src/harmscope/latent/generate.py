@@ -27,12 +27,11 @@ def greedy_token_ids(
     """
     import torch
 
-    from harmscope.latent.positions import encode_prompts
+    from harmscope.latent.positions import encoded_batches
 
     stops = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
     out: list[list[int]] = []
-    for start in range(0, len(prompts), batch_size):
-        enc = encode_prompts(tokenizer, list(prompts[start : start + batch_size]))
+    for _, enc in encoded_batches(tokenizer, prompts, batch_size=batch_size):
         with torch.inference_mode():
             ids = model.generate(
                 input_ids=enc.input_ids,

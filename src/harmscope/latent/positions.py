@@ -10,7 +10,7 @@ then found from the end of each row's real tokens, so left and right padding bot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -167,3 +167,28 @@ def encode_prompts(
     position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)
     positions = locate_positions(mask, n_post)
     return Encoded(ids, mask, position_ids, positions)
+
+
+def encoded_batches(
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 8,
+    layout: TemplateLayout | None = None,
+    system: str | None = None,
+    padding_side: Literal["left", "right"] = "left",
+) -> Iterator[tuple[list[str], Encoded]]:
+    """Consecutive batches of ``texts`` and their :func:`encode_prompts`, in order.
+
+    Raises:
+        HarmscopeError: As :func:`encode_prompts`.
+    """
+    if not texts:
+        return
+    layout = layout or template_layout(tokenizer, system=system)
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        enc = encode_prompts(
+            tokenizer, chunk, layout=layout, system=system, padding_side=padding_side
+        )
+        yield chunk, enc

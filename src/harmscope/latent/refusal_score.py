@@ -25,7 +25,7 @@ import numpy.typing as npt
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.capture import forward_batch
 from harmscope.latent.generate import greedy_token_ids
-from harmscope.latent.positions import Encoded, TemplateLayout, encode_prompts, template_layout
+from harmscope.latent.positions import Encoded, TemplateLayout, encoded_batches, template_layout
 
 __all__ = [
     "REFUSAL_STARTS",
@@ -84,10 +84,9 @@ def next_token_logprobs(
         raise DataError("no prompts to score")
     layout = layout or template_layout(tokenizer, system=system)
     parts: list[F32] = []
-    for start in range(0, len(texts), batch_size):
-        enc = encode_prompts(
-            tokenizer, list(texts[start : start + batch_size]), layout=layout, system=system
-        )
+    for _, enc in encoded_batches(
+        tokenizer, texts, batch_size=batch_size, layout=layout, system=system
+    ):
         # left padding: every prompt ends in the last column, the only logits needed
         logits = forward_batch(model, enc, logits_to_keep=1).logits[:, -1]
         parts.append(torch.log_softmax(logits.float(), dim=-1).numpy())
@@ -249,10 +248,9 @@ def phrase_logprobs(
         tail[j, : len(p) - 1] = torch.tensor(p[:-1], dtype=torch.long)
     firsts: list[F32] = []
     scores: list[F64] = []
-    for start in range(0, len(texts), batch_size):
-        enc = encode_prompts(
-            tokenizer, list(texts[start : start + batch_size]), layout=layout, system=system
-        )
+    for _, enc in encoded_batches(
+        tokenizer, texts, batch_size=batch_size, layout=layout, system=system
+    ):
         b = enc.input_ids.shape[0]
         rep = n_ph if k > 1 else 1  # row i * rep + j: prompt i followed by phrase j
         step = torch.arange(1, k, dtype=torch.long)
