@@ -54,12 +54,12 @@ def test_unset_optional_keys_are_left_out_and_nulls_that_mean_something_stay() -
         "model_id", "seed", "data_hash", "n", "post_inst_tokens", "guard", "post_per_layer_val"
     }  # fmt: skip
     assert "test" not in fit.model_dump(mode="json")["guard"]
-    fit.guard.test = GuardEval(**METRICS)  # type: ignore[arg-type]
+    fit.guard.test = GuardEval(**METRICS)
     fit.out = "out"
     dumped = fit.model_dump(mode="json")
     assert dumped["guard"]["test"]["mean_proba"] == {"unsafe": 0.6, "safe": 0.4}
     assert dumped["out"] == "out" and "html" not in dumped
-    ev = EvalResult(model_id="m", data="d", guard="g", system_prompt=None, **METRICS)  # type: ignore[arg-type]
+    ev = EvalResult(model_id="m", data="d", guard="g", system_prompt=None, **METRICS)
     assert ev.model_dump(mode="json")["system_prompt"] is None
     assert "html" not in ev.model_dump(mode="json")
     steer = SteerResult(

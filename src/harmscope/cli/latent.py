@@ -25,6 +25,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 HtmlOpt = Annotated[
     str | None, typer.Option("--html", help="Also write a report page with per-layer AUROC.")
 ]
+RefusalScoreOpt = Annotated[
+    Literal["phrases", "first-token"],
+    typer.Option(
+        help="How refusal is scored. phrases: log-odds of the openings of the model's own "
+        "refusals to the harmful prompts (first tokens when it refuses none); first-token: "
+        "Arditi et al.'s first-token set."
+    ),
+]
 DataDirOpt = Annotated[
     str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
 ]
@@ -76,14 +84,7 @@ def fit(
             "harmless ones' by less (the model barely refuses)."
         ),
     ] = 1.0,
-    refusal_score: Annotated[
-        Literal["phrases", "first-token"],
-        typer.Option(
-            help="phrases: log-odds of the openings of the model's own refusals (found from "
-            "its answers to the harmful validation prompts); first-token: Arditi et al.'s "
-            "first-token set."
-        ),
-    ] = "phrases",
+    refusal_score: RefusalScoreOpt = "phrases",
     refusal_kl_max: Annotated[
         float, typer.Option(help="KL filter: largest mean KL a refusal candidate may cause.")
     ] = 0.1,
@@ -312,13 +313,7 @@ def sweep(
         "jailbreakbench"
     ),
     limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
-    refusal_score: Annotated[
-        Literal["phrases", "first-token"],
-        typer.Option(
-            help="Alignment measure: log-odds of the openings of the model's own refusals to "
-            "the harmful prompts (first tokens when it refuses none), or of the first-token set."
-        ),
-    ] = "phrases",
+    refusal_score: RefusalScoreOpt = "phrases",
     batch_size: Annotated[int, typer.Option(min=1)] = 8,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
