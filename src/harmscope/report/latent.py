@@ -1,8 +1,9 @@
 """Latent pages: per-layer AUROC of the Latent Guard, and a run's harm-belief/refusal signals.
 
-* :func:`auroc_series` reads the JSON ``harmscope latent eval --json`` prints or the
-  ``report.json`` ``harmscope latent fit`` writes, and :func:`auroc_chart` lays its per-layer
-  AUROC out as an inline SVG line chart (one line per token position and split).
+* :func:`auroc_series` reads a fit or eval result (:mod:`harmscope.latent.results`), or the
+  JSON ``harmscope latent eval --json`` prints or ``harmscope latent fit`` saves as
+  ``report.json``, through the typed :class:`AurocView`; :func:`auroc_chart` lays its
+  per-layer AUROC out as an inline SVG line chart (one line per token position and split).
 * :func:`dissociation` reads the ``signals`` a scan of a local model stored with each response
   and flags the two dissociations between what the model *believes* (harm belief at t_inst)
   and what it *does* (refusal at t_post-inst, or the judge's refusal verdict when the probe has
