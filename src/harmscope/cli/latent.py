@@ -59,6 +59,7 @@ def _offsets(raw: str | None) -> tuple[int, ...] | None:
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     out_dir: Annotated[str, typer.Option("--out", help="Folder to write the results into.")],
     model: ModelOpt = "default",
     harmful: Annotated[
@@ -109,25 +110,17 @@ def fit(
     No refusal direction is saved when the model barely refuses or when no candidate passes
     the induce and KL filters; the report says why.
     """
+    from dataclasses import fields
+
     from harmscope.latent.evaluate import labelled_texts
     from harmscope.latent.pipeline import FitOptions, fit_latent
 
     harm = labelled_texts(harmful, "unsafe", data_dir)
     safe = labelled_texts(harmless or harmful, "safe", data_dir)
     loaded = _load(model)
-    opts = FitOptions(
-        seed=seed,
-        batch_size=batch_size,
-        max_per_class=max_per_class,
-        refusal=refusal,
-        refusal_val=refusal_val,
-        refusal_positions=_offsets(refusal_positions),
-        refusal_min_gap=refusal_min_gap,
-        refusal_score=refusal_score,
-        refusal_kl_max=refusal_kl_max,
-        refusal_min_induce=refusal_min_induce,
-        refusal_filter_fit=refusal_filter_fit,
-    )
+    # every fit option is a command option of the same name
+    given = {k: v for k, v in ctx.params.items() if k in {f.name for f in fields(FitOptions)}}
+    opts = FitOptions(**{**given, "refusal_positions": _offsets(refusal_positions)})
     report = fit_latent(
         loaded.model,
         loaded.tokenizer,
