@@ -66,17 +66,26 @@ def fit_guard_on(
 
 
 def _guard(
-    model: Any, tokenizer: Any, model_id: str, items: Sequence[LabelledPrompt], **how: Any
+    model: Any,
+    tokenizer: Any,
+    model_id: str,
+    items: Sequence[LabelledPrompt],
+    *,
+    guard: str | None,
+    train: str | None,
+    **fit_args: Any,
 ) -> tuple[LatentGuard, str]:
-    """The guard to evaluate and what it is (its folder, or the set it was fitted on)."""
+    """The guard to evaluate and what it is (its folder, or the set it was fitted on).
+
+    ``fit_args`` go to :func:`fit_guard_on` when a guard is fitted first.
+    """
     from harmscope.latent.signals import find_probe, load_probe
 
-    guard, train = how.pop("guard"), how.pop("train")
     shipped = find_probe(model_id) if guard is None and train is None else None
     if guard is None and shipped is None:
         train = train or DEFAULT_TRAIN
         exclude = {p.text for p in items}
-        return fit_guard_on(model, tokenizer, train, exclude=exclude, **how), train
+        return fit_guard_on(model, tokenizer, train, exclude=exclude, **fit_args), train
     folder = guard if guard is not None else str(shipped)
     fitted = load_probe(folder)
     if fitted.meta.model_id and fitted.meta.model_id != model_id:
