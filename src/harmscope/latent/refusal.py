@@ -12,6 +12,8 @@ rest, for the record): such a vector is not a refusal direction and callers do n
 A refusal direction only means something for a model that refuses: with ``min_gap`` set,
 selection stops before scoring any candidate (raising :class:`RefusalNotMeasurable`) when the
 mean refusal score of the harmful validation prompts exceeds the harmless ones' by less.
+
+The scoring functions of :mod:`harmscope.latent.refusal_score` stay importable from here.
 """
 
 from __future__ import annotations
