@@ -33,6 +33,7 @@ RefusalScoreOpt = Annotated[
         "Arditi et al.'s first-token set."
     ),
 ]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Prompts per forward pass.")]
 DataDirOpt = Annotated[
     str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
 ]
@@ -100,7 +101,7 @@ def fit(
             "harmless ones it answers (Arditi et al.)."
         ),
     ] = True,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
@@ -179,7 +180,7 @@ def evaluate(
         str | None,
         typer.Option(help="Render every prompt under this system prompt, as a deployment does."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
@@ -307,7 +308,7 @@ def sweep(
     ),
     limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
     refusal_score: RefusalScoreOpt = "phrases",
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
