@@ -175,7 +175,7 @@ def test_untie_embeddings_keeps_values() -> None:
 
 
 def test_batched_greedy_generation_equals_one_prompt_at_a_time() -> None:
-    from harmscope.latent.pipeline import generate_greedy
+    from harmscope.latent.generate import generate_greedy
 
     from .tiny import make_model
 
@@ -184,3 +184,15 @@ def test_batched_greedy_generation_equals_one_prompt_at_a_time() -> None:
     batched = generate_greedy(model, tok, prompts, 5, batch_size=3)
     alone = [generate_greedy(model, tok, [p], 5)[0] for p in prompts]
     assert batched == alone and len(batched) == 3
+
+
+def test_greedy_token_ids_decode_to_the_greedy_answers(tiny) -> None:
+    from harmscope.latent.generate import generate_greedy, greedy_token_ids
+
+    model, tok = tiny
+    prompts = ["hello", "how are you today"]
+    ids = greedy_token_ids(model, tok, prompts, 4, batch_size=2)
+    assert len(ids) == 2 and all(len(row) <= 4 for row in ids)
+    assert tok.batch_decode(ids, skip_special_tokens=True) == generate_greedy(
+        model, tok, prompts, 4
+    )

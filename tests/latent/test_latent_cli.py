@@ -339,3 +339,33 @@ def test_steer_as_the_readme_writes_it(
     ):
         result = runner.invoke(app, bad)
         assert result.exit_code != 0
+
+
+def test_evaluate_latent_fits_a_guard_on_another_set_first(
+    model_dir: Path, data_file: Path, tmp_path: Path
+) -> None:
+    from harmscope.errors import DataError
+    from harmscope.latent.evaluate import evaluate_latent, fit_guard_on, labelled_texts
+    from harmscope.latent.results import EvalResult
+    from harmscope.targets.models import load_model
+
+    loaded = load_model(str(model_dir))
+    m, t = loaded.model, loaded.tokenizer
+    half = tmp_path / "eval.jsonl"
+    lines = data_file.read_text().splitlines()
+    half.write_text("\n".join(lines[:3] + lines[8:11]) + "\n")
+    told: list[str] = []
+    result = evaluate_latent(
+        m, t, model_id=loaded.model_id, data=str(half), train=str(data_file), notify=told.append
+    )
+    assert isinstance(result, EvalResult) and result.guard == str(data_file)
+    assert result.n == 6 and len(result.per_layer) == 4
+    # 5 + 5 prompts are left once the overlap goes; three quarters of each fit the guard
+    assert told and "(4 unsafe, 4 safe)" in told[0]
+    assert labelled_texts(str(half), "unsafe") == UNSAFE[:3]
+    only_safe = tmp_path / "safe.jsonl"
+    only_safe.write_text("\n".join(lines[8:]) + "\n")
+    with pytest.raises(DataError, match="no unsafe prompts"):
+        labelled_texts(str(only_safe), "unsafe")
+    with pytest.raises(DataError, match="needs both safe and unsafe"):
+        fit_guard_on(m, t, str(only_safe))

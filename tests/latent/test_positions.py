@@ -101,3 +101,15 @@ def test_capture_shapes_and_padding_invariance(tiny) -> None:
     np.testing.assert_allclose(left.inst[1], single.inst[0], atol=1e-4)
     # The last post position is the prompt's last token; t_inst is a different token.
     assert not np.allclose(left.inst, left.post[:, :, -1])
+
+
+def test_encoded_batches_cover_every_prompt_in_order(tiny) -> None:
+    from harmscope.latent.positions import encode_prompts, encoded_batches
+
+    _, tok = tiny
+    texts = ["a", "bb bb", "ccc", "dd", "e"]
+    batches = list(encoded_batches(tok, texts, batch_size=2))
+    assert [chunk for chunk, _ in batches] == [["a", "bb bb"], ["ccc", "dd"], ["e"]]
+    whole = encode_prompts(tok, texts[2:4])
+    assert batches[1][1].input_ids.tolist() == whole.input_ids.tolist()
+    assert list(encoded_batches(tok, [], batch_size=2)) == []

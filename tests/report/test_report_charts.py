@@ -26,3 +26,11 @@ def test_frontier_scale_shrinks_to_fit():
     # wilson(1, 400) upper = 0.01406 -> the 10 % scale; x = 0.0025 / 0.1 * 482
     assert f.xticks[-1][1] == "10%"
     assert f.points[0].x == pytest.approx(54 + 0.025 * 482)
+
+
+def test_plot_area_inside_margins_and_its_parts() -> None:
+    from harmscope.report.charts import PlotArea
+
+    area = PlotArea.inside(640, 320, (54, 14, 20, 40))
+    assert (area.plot_w, area.plot_h) == (566, 266)
+    assert area.parts() == (640, 320, 54, 14, 566, 266)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
 
 from harmscope.cli._common import err, out, print_json
-from harmscope.errors import DataError, HarmscopeError
+from harmscope.errors import HarmscopeError
+
+if TYPE_CHECKING:
+    from harmscope.latent.results import EvalResult, FitResult
 
 __all__ = ["app"]
 
@@ -22,6 +25,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 HtmlOpt = Annotated[
     str | None, typer.Option("--html", help="Also write a report page with per-layer AUROC.")
 ]
+RefusalScoreOpt = Annotated[
+    Literal["phrases", "first-token"],
+    typer.Option(
+        help="How refusal is scored. phrases: log-odds of the openings of the model's own "
+        "refusals to the harmful prompts (first tokens when it refuses none); first-token: "
+        "Arditi et al.'s first-token set."
+    ),
+]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Prompts per forward pass.")]
 DataDirOpt = Annotated[
     str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
 ]
@@ -32,15 +44,6 @@ def _load(spec: str) -> Any:
 
     err.print(f"loading model {spec}...", highlight=False)
     return load_model(spec)
-
-
-def _texts(spec: str, label: str, data_dir: str | None) -> list[str]:
-    from harmscope.latent.prompts import load_prompts
-
-    texts = [p.text for p in load_prompts(spec, data_dir=data_dir) if p.label == label]
-    if not texts:
-        raise DataError(f"{spec}: no {label} prompts")
-    return texts
 
 
 def _offsets(raw: str | None) -> tuple[int, ...] | None:
@@ -57,6 +60,7 @@ def _offsets(raw: str | None) -> tuple[int, ...] | None:
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     out_dir: Annotated[str, typer.Option("--out", help="Folder to write the results into.")],
     model: ModelOpt = "default",
     harmful: Annotated[
@@ -82,14 +86,7 @@ def fit(
             "harmless ones' by less (the model barely refuses)."
         ),
     ] = 1.0,
-    refusal_score: Annotated[
-        Literal["phrases", "first-token"],
-        typer.Option(
-            help="phrases: log-odds of the openings of the model's own refusals (found from "
-            "its answers to the harmful validation prompts); first-token: Arditi et al.'s "
-            "first-token set."
-        ),
-    ] = "phrases",
+    refusal_score: RefusalScoreOpt = "phrases",
     refusal_kl_max: Annotated[
         float, typer.Option(help="KL filter: largest mean KL a refusal candidate may cause.")
     ] = 0.1,
@@ -104,7 +101,7 @@ def fit(
             "harmless ones it answers (Arditi et al.)."
         ),
     ] = True,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
@@ -114,24 +111,17 @@ def fit(
     No refusal direction is saved when the model barely refuses or when no candidate passes
     the induce and KL filters; the report says why.
     """
+    from dataclasses import fields
+
+    from harmscope.latent.evaluate import labelled_texts
     from harmscope.latent.pipeline import FitOptions, fit_latent
 
-    harm = _texts(harmful, "unsafe", data_dir)
-    safe = _texts(harmless or harmful, "safe", data_dir)
+    harm = labelled_texts(harmful, "unsafe", data_dir)
+    safe = labelled_texts(harmless or harmful, "safe", data_dir)
     loaded = _load(model)
-    opts = FitOptions(
-        seed=seed,
-        batch_size=batch_size,
-        max_per_class=max_per_class,
-        refusal=refusal,
-        refusal_val=refusal_val,
-        refusal_positions=_offsets(refusal_positions),
-        refusal_min_gap=refusal_min_gap,
-        refusal_score=refusal_score,
-        refusal_kl_max=refusal_kl_max,
-        refusal_min_induce=refusal_min_induce,
-        refusal_filter_fit=refusal_filter_fit,
-    )
+    # every fit option is a command option of the same name
+    given = {k: v for k, v in ctx.params.items() if k in {f.name for f in fields(FitOptions)}}
+    opts = FitOptions(**{**given, "refusal_positions": _offsets(refusal_positions)})
     report = fit_latent(
         loaded.model,
         loaded.tokenizer,
@@ -141,27 +131,30 @@ def fit(
         out=out_dir,
         options=opts,
     )
-    report["out"] = out_dir
-    _page(html, f"Latent Guard fit on {loaded.model_id}", report)
+    report.out = out_dir
+    report.html = _page(html, f"Latent Guard fit on {loaded.model_id}", report)
     if as_json:
-        print_json(report)
+        print_json(report.model_dump(mode="json"))
         return
-    g = report["guard"]
-    out.print(f"Latent Guard: layer {g['layer']}, validation AUROC {g['val_auroc']:.3f}")
-    if "test" in g:
-        out.print(f"  test AUROC {g['test']['auroc']:.3f} on {g['test']['n']} prompts")
-    r = report.get("refusal")
-    if r is not None and r["skipped"]:
-        out.print(f"Refusal direction skipped: {r['reason']}", highlight=False)
+    _print_fit(report)
+
+
+def _print_fit(report: FitResult) -> None:
+    g = report.guard
+    out.print(f"Latent Guard: layer {g.layer}, validation AUROC {g.val_auroc:.3f}")
+    if g.test is not None:
+        out.print(f"  test AUROC {g.test.auroc:.3f} on {g.test.n} prompts")
+    r = report.refusal
+    if r is not None and r.skipped:
+        out.print(f"Refusal direction skipped: {r.reason}", highlight=False)
     elif r is not None:
         out.print(
-            f"Refusal direction: layer {r['layer']}, position {r['position']}, bypass "
-            f"{r['bypass']:.2f} (baseline {r['baseline_harmful_log_odds']:.2f}), induce "
-            f"{r['induce']:.2f}, KL {r['kl']:.3f}; refusal openings "
-            f"{r['refusal_phrases']['phrases']}",
+            f"Refusal direction: layer {r.layer}, position {r.position}, bypass "
+            f"{r.bypass:.2f} (baseline {r.baseline_harmful_log_odds:.2f}), induce "
+            f"{r.induce:.2f}, KL {r.kl:.3f}; refusal openings {r.refusal_phrases.phrases}",
             highlight=False,
         )
-    out.print(f"saved to {out_dir}")
+    out.print(f"saved to {report.out}")
 
 
 @app.command("eval")
@@ -187,112 +180,53 @@ def evaluate(
         str | None,
         typer.Option(help="Render every prompt under this system prompt, as a deployment does."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """AUROC of the Latent Guard on labelled prompts, at its layer and per layer."""
-    from harmscope.latent.capture import capture_activations
-    from harmscope.latent.pipeline import evaluate_guard
-    from harmscope.latent.prompts import load_prompts
-    from harmscope.latent.signals import find_probe, load_probe
+    from harmscope.latent.evaluate import evaluate_latent
 
-    items = load_prompts(data, data_dir=data_dir)
     loaded = _load(model)
-    shipped = find_probe(loaded.model_id) if guard is None and train is None else None
-    if guard is not None or shipped is not None:
-        folder = guard if guard is not None else str(shipped)
-        fitted = load_probe(folder)
-        if fitted.meta.model_id and fitted.meta.model_id != loaded.model_id:
-            raise HarmscopeError(
-                f"the guard in {folder} was fitted on {fitted.meta.model_id}, not {loaded.model_id}"
-            )
-        probe, fitted_on = fitted.guard, folder
-    else:
-        train = train or "jailbreakbench"
-        probe = _fit_guard(loaded, train, {p.text for p in items}, seed, batch_size, data_dir)
-        fitted_on = train
-    acts = capture_activations(
+    result = evaluate_latent(
         loaded.model,
         loaded.tokenizer,
-        [p.text for p in items],
+        model_id=loaded.model_id,
+        data=data,
+        guard=guard,
+        train=train,
+        seed=seed,
+        system_prompt=system_prompt,
         batch_size=batch_size,
-        system=system_prompt,
+        data_dir=data_dir,
+        notify=err.print,
     )
-    labels = [p.label == "unsafe" for p in items]
-    result = {
-        "model_id": loaded.model_id,
-        "data": data,
-        "guard": fitted_on,
-        "system_prompt": system_prompt,
-    }
-    result.update(evaluate_guard(probe, acts.inst, labels))
-    _page(html, f"Latent Guard on {data}", result)
+    result.html = _page(html, f"Latent Guard on {data}", result)
     if as_json:
-        print_json(result)
+        print_json(result.model_dump(mode="json"))
         return
-    table = Table("layer", "AUROC", title=f"Latent Guard on {data} (n={result['n']})")
-    for row in result["per_layer"]:
-        mark = " *" if row["layer"] == result["layer"] else ""
-        table.add_row(f"{row['layer']}{mark}", f"{row['auroc']:.3f}")
+    table = Table("layer", "AUROC", title=f"Latent Guard on {data} (n={result.n})")
+    for row in result.per_layer:
+        mark = " *" if row.layer == result.layer else ""
+        table.add_row(f"{row.layer}{mark}", f"{row.auroc:.3f}")
     out.print(table)
-    out.print(f"AUROC {result['auroc']:.3f} at layer {result['layer']}")
-    mean = result["mean_proba"]
+    out.print(f"AUROC {result.auroc:.3f} at layer {result.layer}")
+    mean = result.mean_proba
     out.print(
-        f"mean harm probability: unsafe {mean['unsafe']:.2f}, safe {mean['safe']:.2f}; "
-        f"at the threshold: recall {result['recall']:.2f}, false positive rate {result['fpr']:.2f}"
+        f"mean harm probability: unsafe {mean.unsafe:.2f}, safe {mean.safe:.2f}; "
+        f"at the threshold: recall {result.recall:.2f}, false positive rate {result.fpr:.2f}"
     )
 
 
-def _page(path: str | None, title: str, data: dict[str, Any]) -> None:
+def _page(path: str | None, title: str, data: FitResult | EvalResult) -> str | None:
     if path is None:
-        return
+        return None
     from harmscope.report.latent import write_latent_page
 
     written = write_latent_page(path, title=title, auroc=data)
-    data["html"] = str(written)
     err.print(f"report: {written}", highlight=False)
-
-
-def _fit_guard(
-    loaded: Any, train: str, exclude: set[str], seed: int, batch_size: int, data_dir: str | None
-) -> Any:
-    from harmscope.latent.capture import capture_activations
-    from harmscope.latent.probe import LatentGuard
-    from harmscope.latent.prompts import load_prompts, split_prompts
-
-    items = [p for p in load_prompts(train, data_dir=data_dir) if p.text not in exclude]
-    splits = split_prompts(items, fractions=(0.75, 0.25, 0.0), seed=seed)
-    harm = [p.text for p in splits.train if p.label == "unsafe"]
-    safe = [p.text for p in splits.train if p.label == "safe"]
-    if not harm or not safe:
-        raise DataError(f"{train}: needs both safe and unsafe prompts to fit a guard")
-    err.print(f"fitting a guard on {train} ({len(harm)} unsafe, {len(safe)} safe)...")
-    m, t = loaded.model, loaded.tokenizer
-    a_h = capture_activations(m, t, harm, batch_size=batch_size)
-    a_s = capture_activations(m, t, safe, batch_size=batch_size)
-    a_v = capture_activations(m, t, [p.text for p in splits.val], batch_size=batch_size)
-    val_y = [p.label == "unsafe" for p in splits.val]
-    return LatentGuard().fit(a_h.inst, a_s.inst, val=a_v.inst, val_labels=val_y)
-
-
-def _direction(spec: str, model_id: str) -> Any:
-    """A saved direction: a folder, or ``refusal`` / ``harmfulness`` shipped for the model."""
-    from pathlib import Path
-
-    from harmscope.latent.directions import Direction
-    from harmscope.latent.signals import shipped_probe_dir
-
-    path = Path(spec)
-    if spec in ("refusal", "harmfulness") and not path.exists():
-        path = shipped_probe_dir(model_id) / spec
-        if not (path / "direction.json").is_file():
-            raise HarmscopeError(
-                f"no {spec} direction is shipped for {model_id}; pass the folder of one "
-                "(`harmscope latent fit --out DIR` writes DIR/harmfulness and DIR/refusal)"
-            )
-    return Direction.load(path)
+    return str(written)
 
 
 @app.command()
@@ -329,7 +263,7 @@ def steer(
     ``--ablate refusal`` and ``--add refusal`` name the direction and the mode at once;
     ``--direction DIR --mode ablate|add`` does the same with a folder.
     """
-    from harmscope.latent.pipeline import steer_prompt
+    from harmscope.latent.steering import load_direction, steer_prompt
 
     if mode not in ("ablate", "add"):
         raise HarmscopeError(f"--mode must be ablate or add, not {mode!r}")
@@ -340,26 +274,24 @@ def steer(
         raise HarmscopeError("give exactly one of --ablate, --add and --direction")
     (mode, spec), text = chosen[0], prompt_arg or prompt or ""
     loaded = _load(model)
-    vec = _direction(spec, loaded.model_id)
     result = steer_prompt(
         loaded.model,
         loaded.tokenizer,
         text,
-        vec,
+        load_direction(spec, loaded.model_id),
         mode="ablate" if mode == "ablate" else "add",
         coef=coef,
         max_new_tokens=max_new_tokens,
         first_pass_only=first_pass_only,
     )
-    result["first_pass_only"] = first_pass_only if mode == "add" else None
     if as_json:
-        print_json(result)
+        print_json(result.model_dump(mode="json"))
         return
-    lo = result["refusal_log_odds"]
-    out.print(f"[bold]baseline[/] (refusal log-odds {lo['baseline']:.2f}):", highlight=False)
-    out.print(result["baseline"], highlight=False, markup=False)
-    out.print(f"[bold]{mode}[/] (refusal log-odds {lo['steered']:.2f}):", highlight=False)
-    out.print(result["steered"], highlight=False, markup=False)
+    lo = result.refusal_log_odds
+    out.print(f"[bold]baseline[/] (refusal log-odds {lo.baseline:.2f}):", highlight=False)
+    out.print(result.baseline, highlight=False, markup=False)
+    out.print(f"[bold]{mode}[/] (refusal log-odds {lo.steered:.2f}):", highlight=False)
+    out.print(result.steered, highlight=False, markup=False)
 
 
 @app.command()
@@ -375,60 +307,41 @@ def sweep(
         "jailbreakbench"
     ),
     limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
-    refusal_score: Annotated[
-        Literal["phrases", "first-token"],
-        typer.Option(
-            help="Alignment measure: log-odds of the openings of the model's own refusals to "
-            "the harmful prompts (first tokens when it refuses none), or of the first-token set."
-        ),
-    ] = "phrases",
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    refusal_score: RefusalScoreOpt = "phrases",
+    batch_size: BatchOpt = 8,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
-    from dataclasses import asdict
-
-    from harmscope.latent.refusal import refusal_phrases_for
-    from harmscope.latent.sweep import sweep_tradeoff
+    from harmscope.latent.evaluate import labelled_texts
+    from harmscope.latent.steering import load_direction, sweep_direction
 
     try:
         grid = [float(c) for c in coefs.split(",") if c.strip()]
     except ValueError:
         raise HarmscopeError(f"--coefs must be comma-separated numbers, not {coefs!r}") from None
-    harm = _texts(harmful, "unsafe", data_dir)[:limit]
+    harm = labelled_texts(harmful, "unsafe", data_dir)[:limit]
     loaded = _load(model)
-    vec = _direction(direction, loaded.model_id)
-    phrases = refusal_phrases_for(
-        loaded.model, loaded.tokenizer, harm, score=refusal_score, batch_size=batch_size
-    )
-    res = sweep_tradeoff(
+    result = sweep_direction(
         loaded.model,
         loaded.tokenizer,
-        vec.vector,
-        layer=vec.meta.layer,
-        coefs=grid,
+        load_direction(direction, loaded.model_id),
+        model_id=loaded.model_id,
         harmful=harm,
-        phrases=phrases,
+        coefs=grid,
+        refusal_score=refusal_score,
         batch_size=batch_size,
     )
-    result = {
-        "model_id": loaded.model_id,
-        "layer": res.layer,
-        "refusal_phrases": phrases.as_dict(),
-        "points": [asdict(p) for p in res.points],
-        "fits": {k: {f: asdict(v) for f, v in d.items()} for k, d in res.fits.items()},
-    }
     if as_json:
-        print_json(result)
+        print_json(result.model_dump(mode="json"))
         return
     table = Table("coef", "alignment", "helpfulness", "MC acc", title="trade-off sweep")
-    for p in res.points:
+    for p in result.points:
         table.add_row(
             f"{p.coef:g}", f"{p.alignment:.3f}", f"{p.helpfulness:.3f}", f"{p.mc_accuracy:.2f}"
         )
     out.print(table)
-    for name, fits in res.fits.items():
+    for name, fits in result.fits.items():
         out.print(
             f"{name}: R² linear {fits['linear'].r2:.3f}, quadratic {fits['quadratic'].r2:.3f}"
         )

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.hooks import capture_block_outputs, find_layers
-from harmscope.latent.positions import TemplateLayout, encode_prompts, template_layout
+from harmscope.latent.positions import TemplateLayout, encoded_batches, template_layout
 
 __all__ = ["Activations", "capture_activations", "forward_batch", "layer_inputs"]
 
@@ -98,11 +98,15 @@ def capture_activations(
     body = _body(model)
     inst_parts: list[FloatArray] = []
     post_parts: list[FloatArray] = []
-    for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start : start + batch_size])
-        enc = encode_prompts(
-            tokenizer, chunk, layout=layout, system=system, padding_side=padding_side
-        )
+    batches = encoded_batches(
+        tokenizer,
+        texts,
+        batch_size=batch_size,
+        layout=layout,
+        system=system,
+        padding_side=padding_side,
+    )
+    for done, (chunk, enc) in enumerate(batches):
         with capture_block_outputs(model) as store:
             forward_batch(body, enc)
         stacked = torch.stack([store[i] for i in range(n_layers)], dim=1)  # (b, L, seq, d)
@@ -113,7 +117,7 @@ def capture_activations(
         post = stacked[rows[:, None], :, post_idx, :]  # (b, n_post, L, d)
         inst_parts.append(inst.float().numpy())
         post_parts.append(post.permute(0, 2, 1, 3).float().numpy())
-        log.debug("captured %d/%d prompts", start + len(chunk), len(texts))
+        log.debug("captured %d/%d prompts", done * batch_size + len(chunk), len(texts))
     if not inst_parts:
         raise DataError("no prompts to capture")
     return Activations(
@@ -154,9 +158,8 @@ def layer_inputs(
         raise _Stop
 
     parts: list[FloatArray] = []
-    for start in range(0, len(texts), batch_size):
-        chunk = list(texts[start : start + batch_size])
-        enc = encode_prompts(tokenizer, chunk, layout=layout, system=system)
+    batches = encoded_batches(tokenizer, texts, batch_size=batch_size, layout=layout, system=system)
+    for chunk, enc in batches:
         with hooked([HookSpec(blocks[layer], hook)]), contextlib.suppress(_Stop):
             forward_batch(_body(model), enc)
         rows = torch.arange(len(chunk))

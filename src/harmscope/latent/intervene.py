@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from harmscope.errors import HarmscopeError
 from harmscope.latent.hooks import HookSpec, find_layers, hooked, output_tensor, replace_output
 
 __all__ = [
+    "AdditionOptions",
     "ablate",
     "ablation_hooks",
     "add_direction",
@@ -123,18 +124,21 @@ def addition_hooks(
     return [HookSpec(blocks[layer], hook)]
 
 
+class AdditionOptions(TypedDict, total=False):
+    """Options of an activation addition besides its layer (see :func:`addition_hooks`)."""
+
+    coef: float
+    """Multiplier of the vector (default 1)."""
+    first_pass_only: bool
+    """Add during the first forward pass only (default False)."""
+
+
 @contextmanager
 def add_direction(
-    model: nn.Module,
-    vector: npt.ArrayLike,
-    *,
-    layer: int,
-    coef: float = 1.0,
-    first_pass_only: bool = False,
+    model: nn.Module, vector: npt.ArrayLike, *, layer: int, **options: Unpack[AdditionOptions]
 ) -> Iterator[None]:
-    """Activation addition for the duration of the block (hook removed on exit)."""
-    specs = addition_hooks(model, vector, layer=layer, coef=coef, first_pass_only=first_pass_only)
-    with hooked(specs):
+    """Activation addition (:func:`addition_hooks`) for the duration of the block."""
+    with hooked(addition_hooks(model, vector, layer=layer, **options)):
         yield
 
 

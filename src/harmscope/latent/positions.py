@@ -10,13 +10,14 @@ then found from the end of each row's real tokens, so left and right padding bot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from harmscope.chat import has_chat_template, render_chat
 from harmscope.errors import HarmscopeError
 
 __all__ = [
@@ -79,13 +80,12 @@ def render_prompt(tokenizer: Any, text: str, *, system: str | None = None) -> st
     Raises:
         HarmscopeError: The tokenizer has no chat template.
     """
-    if not getattr(tokenizer, "chat_template", None):
+    if not has_chat_template(tokenizer):
         raise HarmscopeError("the tokenizer has no chat template; t_inst cannot be located")
     messages = [{"role": "user", "content": text}]
     if system is not None:
         messages.insert(0, {"role": "system", "content": system})
-    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return str(rendered)
+    return render_chat(tokenizer, messages)
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
@@ -167,3 +167,28 @@ def encode_prompts(
     position_ids = (mask.cumsum(dim=1) - 1).clamp(min=0)
     positions = locate_positions(mask, n_post)
     return Encoded(ids, mask, position_ids, positions)
+
+
+def encoded_batches(
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 8,
+    layout: TemplateLayout | None = None,
+    system: str | None = None,
+    padding_side: Literal["left", "right"] = "left",
+) -> Iterator[tuple[list[str], Encoded]]:
+    """Consecutive batches of ``texts`` and their :func:`encode_prompts`, in order.
+
+    Raises:
+        HarmscopeError: As :func:`encode_prompts`.
+    """
+    if not texts:
+        return
+    layout = layout or template_layout(tokenizer, system=system)
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        enc = encode_prompts(
+            tokenizer, chunk, layout=layout, system=system, padding_side=padding_side
+        )
+        yield chunk, enc

@@ -6,6 +6,7 @@ through Jinja2's escaping.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,6 +18,7 @@ __all__ = [
     "BarChart",
     "FrontierChart",
     "FrontierItem",
+    "PlotArea",
     "Point",
     "bar_chart",
     "frontier_chart",
@@ -126,8 +128,8 @@ class Point:
 
 
 @dataclass(frozen=True, slots=True)
-class FrontierChart:
-    """Unsafe compliance (y, up is worse) against over-refusal (x, right is worse)."""
+class PlotArea:
+    """A chart's size and its plot rectangle, in SVG user units."""
 
     width: int
     height: int
@@ -135,6 +137,22 @@ class FrontierChart:
     top: int
     plot_w: int
     plot_h: int
+
+    @classmethod
+    def inside(cls, width: int, height: int, margins: tuple[int, int, int, int]) -> PlotArea:
+        """A ``width`` x ``height`` chart's area inside ``(left, top, right, bottom)`` margins."""
+        left, top, right, bottom = margins
+        return cls(width, height, left, top, width - left - right, height - top - bottom)
+
+    def parts(self) -> tuple[int, int, int, int, int, int]:
+        """The six numbers, in field order: what a chart built on this area starts with."""
+        return self.width, self.height, self.left, self.top, self.plot_w, self.plot_h
+
+
+@dataclass(frozen=True, slots=True)
+class FrontierChart(PlotArea):
+    """Unsafe compliance (y, up is worse) against over-refusal (x, right is worse)."""
+
     points: tuple[Point, ...]
     xticks: tuple[tuple[float, str], ...]
     yticks: tuple[tuple[float, str], ...]
@@ -160,8 +178,8 @@ def frontier_chart(
     Items with either rate unmeasured cannot be placed and are listed in ``left_out``. The
     scale is the smallest of 10/25/50/100 % that holds every interval's upper end.
     """
-    left, top, right, bottom = 54, 16, 24, 44
-    pw, ph = width - left - right, height - top - bottom
+    area = PlotArea.inside(width, height, (54, 16, 24, 44))
+    left, top, pw, ph = area.left, area.top, area.plot_w, area.plot_h
     placed = [i for i in items if i.unsafe_compliance.n and i.over_refusal.n]
     left_out = tuple(
         f"{i.label} ({series[i.series]})" if len(series) > 1 else i.label
@@ -177,6 +195,28 @@ def frontier_chart(
     def py(v: float) -> float:
         return top + ph - min(v, span) / span * ph
 
+    points = _place(placed, series, px, py, right_edge=left + 0.7 * pw)
+    fracs = (0.0, 0.25, 0.5, 0.75, 1.0)
+    return FrontierChart(
+        *area.parts(),
+        points=tuple(points),
+        xticks=tuple((px(f * span), f"{100 * f * span:g}%") for f in fracs),
+        yticks=tuple((py(f * span), f"{100 * f * span:g}%") for f in fracs),
+        series=series,
+        colors=tuple(PALETTE[k % len(PALETTE)] for k in range(len(series))),
+        left_out=left_out,
+    )
+
+
+def _place(
+    placed: list[FrontierItem],
+    series: tuple[str, ...],
+    px: Callable[[float], float],
+    py: Callable[[float], float],
+    *,
+    right_edge: float,
+) -> list[Point]:
+    """Points with their interval crosses; labels only where they do not collide."""
     points: list[Point] = []
     labelled: list[tuple[float, float]] = []
     for i in sorted(placed, key=lambda i: (not i.overall, i.series, i.label)):
@@ -197,7 +237,7 @@ def frontier_chart(
                 y_hi=py(uc.ci95[1]),
                 overall=i.overall,
                 show_label=show,
-                label_left=x > left + 0.7 * pw,
+                label_left=x > right_edge,
                 text=(
                     f"{i.label} ({series[i.series]}): unsafe compliance "
                     f"{100 * (uc.value or 0):.1f}% (n={uc.n}), over-refusal "
@@ -205,18 +245,4 @@ def frontier_chart(
                 ),
             )
         )
-    fracs = (0.0, 0.25, 0.5, 0.75, 1.0)
-    return FrontierChart(
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        plot_w=pw,
-        plot_h=ph,
-        points=tuple(points),
-        xticks=tuple((px(f * span), f"{100 * f * span:g}%") for f in fracs),
-        yticks=tuple((py(f * span), f"{100 * f * span:g}%") for f in fracs),
-        series=series,
-        colors=tuple(PALETTE[k % len(PALETTE)] for k in range(len(series))),
-        left_out=left_out,
-    )
+    return points

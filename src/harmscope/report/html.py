@@ -14,17 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jinja2
-
 from harmscope.cards.build import build_cards, find_judge_error, outcome
 from harmscope.cards.model import CONTENT_WARNING, JudgeError, RedactionOptions, RiskCard
 from harmscope.cards.redact import redact as redact_text
 from harmscope.cards.scenario import RULE, Scenario
 from harmscope.errors import HarmscopeError
-from harmscope.fsutil import check_output_dir, write_text_atomic
+from harmscope.fsutil import check_output_dir
 from harmscope.metrics import CaseResult
 from harmscope.report.charts import bar_chart, frontier_chart
-from harmscope.report.terminal import format_change, format_corrected, format_rate
+from harmscope.report.render import render_template, write_page
 from harmscope.report.views import (
     comparison_rows,
     config_rows,
@@ -39,26 +37,6 @@ if TYPE_CHECKING:
     from harmscope.runner.run import RunSummary
 
 __all__ = ["render_comparison", "render_html", "write_comparison", "write_html"]
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("harmscope.report", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["rate"] = format_rate
-_ENV.filters["corrected"] = format_corrected
-_ENV.filters["change"] = format_change
-
-
-def _pct(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "–"
-    return f"{100 * x:+.1f} pp" if signed else f"{100 * x:.1f}%"
-
-
-_ENV.filters["pct"] = _pct
 
 
 def _examples(results: Sequence[CaseResult], judge_id: str | None, limit: int) -> list[CaseResult]:
@@ -119,7 +97,8 @@ def render_html(
         (r, outcome(r, m.judge_id), redact_text(r.case.prompt, opts, enabled=redact))
         for r in _examples(results, m.judge_id, examples)
     ]
-    return _ENV.get_template("run.html.j2").render(
+    return render_template(
+        "run.html.j2",
         s=summary,
         m=m,
         chart=bar_chart(rows, series=("unsafe compliance", "over-refusal")),
@@ -153,12 +132,6 @@ def latent_link(
     return latent_page_name(run_id), len(d.rows), d.likely_jailbreak, d.over_refusal
 
 
-def _write(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically, creating its folder if missing."""
-    check_output_dir(path.parent)
-    return write_text_atomic(path, text)
-
-
 def write_html(
     summary: RunSummary,
     results: Sequence[CaseResult],
@@ -189,7 +162,7 @@ def write_html(
         redact=redact,
         config=config,
     )
-    written = _write(Path(directory) / (filename or f"{summary.run_id}.html"), page)
+    written = write_page(Path(directory) / (filename or f"{summary.run_id}.html"), page)
     from harmscope.report.latent import has_signals, latent_page_name, write_latent_page
 
     if has_signals(results):
@@ -230,7 +203,8 @@ def render_comparison(
         raise HarmscopeError("give one configuration (or None) per run")
     items = [it for k, s in enumerate(summaries) for it in frontier_items(s, k)]
     labels = tuple(s.run_id for s in summaries)
-    return _ENV.get_template("compare.html.j2").render(
+    return render_template(
+        "compare.html.j2",
         runs=list(zip(summaries, judge_errors, strict=True)),
         settings=config_rows(summaries, configs),
         rows=comparison_rows(summaries),
@@ -262,4 +236,4 @@ def write_comparison(
     check_output_dir(directory)
     page = render_comparison(summaries, results_list, judge_errors=judge_errors, configs=configs)
     name = filename or f"compare-{summaries[0].run_id}-{summaries[-1].run_id}.html"
-    return _write(Path(directory) / name, page)
+    return write_page(Path(directory) / name, page)

@@ -1,8 +1,9 @@
 """Latent pages: per-layer AUROC of the Latent Guard, and a run's harm-belief/refusal signals.
 
-* :func:`auroc_series` reads the JSON ``harmscope latent eval --json`` prints or the
-  ``report.json`` ``harmscope latent fit`` writes, and :func:`auroc_chart` lays its per-layer
-  AUROC out as an inline SVG line chart (one line per token position and split).
+* :func:`auroc_series` reads a fit or eval result (:mod:`harmscope.latent.results`), or the
+  JSON ``harmscope latent eval --json`` prints or ``harmscope latent fit`` saves as
+  ``report.json``, through the typed :class:`AurocView`; :func:`auroc_chart` lays its
+  per-layer AUROC out as an inline SVG line chart (one line per token position and split).
 * :func:`dissociation` reads the ``signals`` a scan of a local model stored with each response
   and flags the two dissociations between what the model *believes* (harm belief at t_inst)
   and what it *does* (refusal at t_post-inst, or the judge's refusal verdict when the probe has
@@ -14,16 +15,20 @@ Everything is rendered through Jinja2 autoescaping; the page runs no scripts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from harmscope.metrics import CaseResult, outcome
-from harmscope.report.charts import PALETTE
+from harmscope.report.charts import PALETTE, PlotArea
+from harmscope.report.render import render_template, write_page
 
 __all__ = [
     "AurocChart",
+    "AurocView",
     "Dissociation",
     "SignalRow",
     "auroc_chart",
@@ -46,28 +51,68 @@ Series = tuple[str, tuple[tuple[int, float], ...]]
 # -- per-layer AUROC --------------------------------------------------------------------------
 
 
-def _points(rows: Any) -> tuple[tuple[int, float], ...]:
-    return tuple(sorted((int(r["layer"]), float(r["auroc"])) for r in rows or ()))
+class _Row(BaseModel):
+    layer: int
+    auroc: float
+    position: int | None = None
 
 
-def auroc_series(data: dict[str, Any]) -> list[Series]:
+class _Test(BaseModel):
+    per_layer: list[_Row] = []
+
+
+class _GuardView(BaseModel):
+    per_layer_val: list[_Row] = []
+    test: _Test | None = None
+
+
+class AurocView(BaseModel):
+    """What a latent page shows of a fit or eval result; every part may be missing.
+
+    Built from a :class:`~harmscope.latent.results.FitResult`, an
+    :class:`~harmscope.latent.results.EvalResult`, or their saved JSON.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+    model_id: str | None = None
+    data: str | None = None
+    guard: str | _GuardView | None = None
+    """Eval: the guard's folder or fitting set; fit: the guard's validation (and test) AUROC."""
+    auroc: float | None = None
+    layer: int | None = None
+    n: int | dict[str, int] | None = None
+    """Eval: prompts evaluated; fit: prompts per split."""
+    per_layer: list[_Row] = []
+    post_per_layer_val: list[_Row] = []
+
+    @classmethod
+    def of(cls, data: BaseModel | Mapping[str, Any]) -> AurocView:
+        """The view of a result model or of its JSON."""
+        raw = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        return cls.model_validate(raw)
+
+
+def _points(rows: Sequence[_Row]) -> tuple[tuple[int, float], ...]:
+    return tuple(sorted((r.layer, r.auroc) for r in rows))
+
+
+def auroc_series(data: AurocView | BaseModel | Mapping[str, Any]) -> list[Series]:
     """Per-layer AUROC lines found in ``latent eval --json`` output or ``latent fit``'s report.
 
     Eval output gives one t_inst line; a fit report gives t_inst on validation (and test when
     present) and one line per t_post-inst offset on validation.
     """
+    view = data if isinstance(data, AurocView) else AurocView.of(data)
     out: list[Series] = []
-    if "per_layer" in data:
-        out.append(("t_inst", _points(data["per_layer"])))
-    guard = data.get("guard")
-    if isinstance(guard, dict):
-        out.append(("t_inst (validation)", _points(guard.get("per_layer_val"))))
-        test = guard.get("test")
-        if isinstance(test, dict):
-            out.append(("t_inst (test)", _points(test.get("per_layer"))))
-    by_pos: dict[int, list[dict[str, Any]]] = {}
-    for row in data.get("post_per_layer_val") or ():
-        by_pos.setdefault(int(row["position"]), []).append(row)
+    if view.per_layer:
+        out.append(("t_inst", _points(view.per_layer)))
+    if isinstance(view.guard, _GuardView):
+        out.append(("t_inst (validation)", _points(view.guard.per_layer_val)))
+        if view.guard.test is not None:
+            out.append(("t_inst (test)", _points(view.guard.test.per_layer)))
+    by_pos: dict[int, list[_Row]] = {}
+    for row in view.post_per_layer_val:
+        by_pos.setdefault(row.position if row.position is not None else 0, []).append(row)
     for pos in sorted(by_pos):
         out.append((f"t_post-inst {pos} (validation)", _points(by_pos[pos])))
     return [s for s in out if s[1]]
@@ -86,15 +131,9 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
-class AurocChart:
+class AurocChart(PlotArea):
     """AUROC (0.5-1 axis, lower values clamped) against layer, one line per series."""
 
-    width: int
-    height: int
-    left: int
-    top: int
-    plot_w: int
-    plot_h: int
     lines: tuple[Line, ...]
     xticks: tuple[tuple[float, str], ...]
     yticks: tuple[tuple[float, str], ...]
@@ -102,8 +141,8 @@ class AurocChart:
 
 def auroc_chart(series: Sequence[Series], *, width: int = 640, height: int = 320) -> AurocChart:
     """Lay out per-layer AUROC lines; the y axis runs from 0.5 (chance) to 1."""
-    left, top, right, bottom = 54, 14, 20, 40
-    pw, ph = width - left - right, height - top - bottom
+    area = PlotArea.inside(width, height, (54, 14, 20, 40))
+    left, top, pw, ph = area.left, area.top, area.plot_w, area.plot_h
     n_layers = max((layer for _, pts in series for layer, _ in pts), default=0) + 1
 
     def px(layer: float) -> float:
@@ -121,12 +160,7 @@ def auroc_chart(series: Sequence[Series], *, width: int = 640, height: int = 320
         )
     step = max(1, n_layers // 10)
     return AurocChart(
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        plot_w=pw,
-        plot_h=ph,
+        *area.parts(),
         lines=tuple(lines),
         xticks=tuple((px(i), str(i)) for i in range(0, n_layers, step)),
         yticks=tuple((py(v), f"{v:.1f}") for v in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)),
@@ -280,25 +314,25 @@ def latent_page_name(run_id: str) -> str:
 def render_latent_page(
     *,
     title: str,
-    auroc: dict[str, Any] | None = None,
+    auroc: BaseModel | Mapping[str, Any] | None = None,
     results: Sequence[CaseResult] | None = None,
     judge_id: str | None = None,
     run_page: str | None = None,
 ) -> str:
     """A latent page: per-layer AUROC of ``auroc``, signals of ``results``, or both.
 
-    ``auroc`` is the JSON of ``latent eval --json`` or the ``report.json`` of ``latent fit``;
+    ``auroc`` is a fit or eval result (:mod:`harmscope.latent.results`) or its JSON;
     ``results`` are a run's case results, whose signals get dissociation flags.
     """
-    from harmscope.report.html import _ENV
-
-    series = auroc_series(auroc) if auroc is not None else []
+    view = AurocView.of(auroc) if auroc is not None else AurocView()
+    series = auroc_series(view)
     diss = dissociation(results, judge_id) if results is not None else None
-    return _ENV.get_template("latent.html.j2").render(
+    return render_template(
+        "latent.html.j2",
         title=title,
         chart=auroc_chart(series) if series else None,
         table=series,
-        info=auroc or {},
+        info=view,
         diss=diss,
         flagged=[r for r in diss.rows if r.flag] if diss else [],
         judge_id=judge_id,
@@ -308,6 +342,4 @@ def render_latent_page(
 
 def write_latent_page(path: str | Path, **kwargs: Any) -> Path:
     """Write :func:`render_latent_page` to ``path`` atomically; return the path."""
-    from harmscope.report.html import _write
-
-    return _write(Path(path), render_latent_page(**kwargs))
+    return write_page(path, render_latent_page(**kwargs))

@@ -140,10 +140,9 @@ class HFTarget:
         if params.system_prompt is not None and not any(m["role"] == "system" for m in chat):
             chat.insert(0, {"role": "system", "content": params.system_prompt})
         tokenizer = self.loaded.tokenizer
-        if tokenizer.chat_template:
-            text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        else:  # a base model: plain text turns
-            text = "\n\n".join(f"{m['role']}: {m['content']}" for m in chat) + "\n\nassistant:"
+        from harmscope.chat import render_chat  # a base model gets plain text turns
+
+        text = render_chat(tokenizer, chat)
         ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
         if not ids:
             raise TargetError("the conversation encodes to no tokens")

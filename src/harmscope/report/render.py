@@ -1,0 +1,49 @@
+"""Page rendering: the one Jinja2 environment of the reports and the atomic page write.
+
+Templates live in ``report/templates``; the environment autoescapes everything and fails on
+undefined names. Pages are written atomically (:mod:`harmscope.fsutil`), their folder created
+if missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from harmscope.fsutil import check_output_dir, write_text_atomic
+from harmscope.report.terminal import format_change, format_corrected, format_rate
+
+__all__ = ["render_template", "write_page"]
+
+
+def _pct(x: float | None, signed: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:+.1f} pp" if signed else f"{100 * x:.1f}%"
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("harmscope.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["rate"] = format_rate
+_ENV.filters["corrected"] = format_corrected
+_ENV.filters["change"] = format_change
+_ENV.filters["pct"] = _pct
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render the report template ``name`` with ``context`` (autoescaped)."""
+    return _ENV.get_template(name).render(**context)
+
+
+def write_page(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically, creating its folder if missing; return the path."""
+    path = Path(path)
+    check_output_dir(path.parent)
+    return write_text_atomic(path, text)
