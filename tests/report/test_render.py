@@ -33,3 +33,20 @@ def test_write_page_creates_the_folder_and_replaces_the_page(tmp_path) -> None:
     write_page(str(target), "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["page.html"]
+
+
+def test_bytecode_cache_round_trip_and_unwritable_folder(tmp_path) -> None:
+    from harmscope.report.render import _BytecodeCache
+
+    loader = jinja2.DictLoader({"t.j2": "{{ x }}!"})
+    cache = _BytecodeCache(str(tmp_path))
+    env = jinja2.Environment(loader=loader, bytecode_cache=cache)
+    assert env.get_template("t.j2").render(x=1) == "1!"
+    assert list(tmp_path.iterdir()), "the compiled template was not cached"
+    fresh = jinja2.Environment(loader=loader, bytecode_cache=_BytecodeCache(str(tmp_path)))
+    assert fresh.get_template("t.j2").render(x=2) == "2!"
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    broken = jinja2.Environment(loader=loader, bytecode_cache=_BytecodeCache(str(not_a_folder)))
+    assert broken.get_template("t.j2").render(x=3) == "3!"

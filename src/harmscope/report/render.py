@@ -2,7 +2,9 @@
 
 Templates live in ``report/templates``; the environment autoescapes everything and fails on
 undefined names. Pages are written atomically (:mod:`harmscope.fsutil`), their folder created
-if missing.
+if missing. Compiled templates are kept in Jinja2's per-user bytecode cache (a private folder
+under the temporary directory, keyed by each template's source checksum), so a scan's report
+does not recompile them on every run; where no such folder can be made they compile in memory.
 """
 
 from __future__ import annotations
@@ -24,8 +26,32 @@ def _pct(x: float | None, signed: bool = False) -> str:
     return f"{100 * x:+.1f} pp" if signed else f"{100 * x:.1f}%"
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's per-user bytecode cache, which a failed read or write never fails a page for."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _BytecodeCache()
+    except (OSError, RuntimeError):  # no private cache folder can be made
+        return None
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("harmscope.report", "templates"),
+    bytecode_cache=_bytecode_cache(),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
