@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -170,9 +171,14 @@ class Library:
         )
 
 
+def safe_load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml's C parser where PyYAML has it (ten times faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def _read(text: str, where: str) -> _LibraryFile:
     try:
-        return _LibraryFile.model_validate(yaml.safe_load(text))
+        return _LibraryFile.model_validate(safe_load_yaml(text))
     except (yaml.YAMLError, ValidationError) as exc:
         raise DataError(f"{where}: not a valid card library ({exc})") from None
 
