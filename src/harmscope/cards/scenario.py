@@ -20,7 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harmscope.cards.library import safe_load_yaml
+from harmscope._yaml import safe_load
 from harmscope.cards.model import Assessment, JudgeError
 from harmscope.errors import DataError, NotFoundError
 from harmscope.metrics import Rate
@@ -110,7 +110,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if not p.is_file():
         raise NotFoundError(f"no scenario file {p}")
     try:
-        return Scenario.model_validate(safe_load_yaml(p.read_text("utf-8")))
+        return Scenario.model_validate(safe_load(p.read_text("utf-8")))
     except (yaml.YAMLError, ValidationError) as exc:
         first = str(exc).splitlines()
         raise DataError(f"{p}: not a valid scenario ({' '.join(first[:3])})") from None

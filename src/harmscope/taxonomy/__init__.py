@@ -13,9 +13,9 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from harmscope._yaml import safe_load
 from harmscope.errors import DataError, UnknownCategoryError
 
 __all__ = ["SCHEMES", "Category", "Taxonomy", "load_taxonomy"]
@@ -154,5 +154,5 @@ def _norm(code: str) -> str:
 def load_taxonomy() -> Taxonomy:
     """Load (once) the taxonomy shipped with harmscope."""
     text = resources.files(__package__).joinpath("data/harmscope.yaml").read_text("utf-8")
-    raw = _TaxonomyFile.model_validate(yaml.safe_load(text))
+    raw = _TaxonomyFile.model_validate(safe_load(text))
     return Taxonomy(version=raw.version, categories=raw.categories, areas=raw.weidinger_areas)
