@@ -15,15 +15,14 @@ Detectors that talk to a model over the network also offer ``async ascore(texts)
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from harmscope.embed import ANY, EmbeddingHeads
 from harmscope.errors import DataError, NotFoundError
 from harmscope.records import GenerationParams, Message
 from harmscope.targets.base import Target
@@ -39,9 +38,6 @@ __all__ = [
     "latent_detector",
     "parse_llm_verdict",
 ]
-
-ANY = "any"
-"""Key of the overall unsafe score (not a taxonomy id)."""
 
 
 @runtime_checkable
@@ -71,19 +67,12 @@ async def ascore(
     return await loop.run_in_executor(executor, detector.score, texts)
 
 
-_MLP_KEYS = ("any_W1", "any_b1", "any_W2", "any_b2")
-"""Arrays of the optional MLP ``any`` head: ``relu(x @ W1 + b1) @ W2 + b2`` is the logit."""
-
-
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-class EmbeddingDetector:
-    """Logistic heads over sentence embeddings, one per category plus :data:`ANY`.
-
-    The weights file may instead carry a one-hidden-layer MLP for :data:`ANY` (arrays
-    ``any_W1``, ``any_b1``, ``any_W2``, ``any_b2``); inference stays numpy-only.
+class EmbeddingDetector(EmbeddingHeads):
+    """The shipped embedding heads (:class:`~harmscope.embed.EmbeddingHeads`) as a guard detector.
 
     Args:
         weights: Path of the ``.npz`` file (its JSON metadata lies beside it, same stem);
@@ -93,69 +82,6 @@ class EmbeddingDetector:
     """
 
     name = "embedding"
-
-    def __init__(self, weights: str | Path | None = None, *, embedder: Any = None) -> None:
-        import numpy as np
-
-        path = Path(weights) if weights else default_weights_path()
-        meta_path = path.with_suffix(".json")
-        if not path.is_file() or not meta_path.is_file():
-            raise NotFoundError(f"guard weights {path} (and {meta_path.name}) not found")
-        try:
-            with np.load(path) as arrays:
-                self._w = np.asarray(arrays["W"], dtype=np.float32)
-                self._b = np.asarray(arrays["b"], dtype=np.float32)
-                # Optional one-hidden-layer MLP for the ``any`` head (replaces its logistic row).
-                self._mlp = (
-                    tuple(np.asarray(arrays[k], dtype=np.float32) for k in _MLP_KEYS)
-                    if all(k in arrays for k in _MLP_KEYS)
-                    else None
-                )
-            self.metadata: dict[str, Any] = json.loads(meta_path.read_text("utf-8"))
-            self.labels: list[str] = list(self.metadata["labels"])
-        except (KeyError, ValueError, OSError) as exc:
-            raise DataError(f"guard weights {path} are unreadable: {exc}") from exc
-        if self._w.shape[0] != len(self.labels) or self._b.shape != (len(self.labels),):
-            raise DataError(f"guard weights {path}: shapes do not match the labels")
-        if embedder is None:
-            from harmscope.embed import get_embedder
-
-            embedder = get_embedder(self.metadata.get("embedder", "minilm"))
-        self.embedder = embedder
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        """Thresholds chosen on validation data by the training script."""
-        return {k: float(v) for k, v in self.metadata.get("thresholds", {}).items()}
-
-    def score_embeddings(self, vectors: Any) -> list[dict[str, float]]:
-        """Scores for already-embedded texts (shape ``(n, dim)``)."""
-        import numpy as np
-
-        x = np.asarray(vectors, dtype=np.float32)
-        logits = x @ self._w.T + self._b
-        if self._mlp is not None and ANY in self.labels:
-            w1, b1, w2, b2 = self._mlp
-            hidden = np.maximum(x @ w1 + b1, 0.0)
-            logits[:, self.labels.index(ANY)] = (hidden @ w2 + b2).reshape(-1)
-        probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))
-        if self.metadata.get("gate") == "min_any" and ANY in self.labels:
-            # Category heads are one-vs-rest among mostly unsafe texts: gate them by ``any``.
-            probs = np.minimum(probs, probs[:, [self.labels.index(ANY)]])
-        return [
-            {label: float(p) for label, p in zip(self.labels, row, strict=True)} for row in probs
-        ]
-
-    def score(self, texts: list[str]) -> list[dict[str, float]]:
-        """Embed ``texts`` in one forward pass and apply every head."""
-        if not texts:
-            return []
-        return self.score_embeddings(self.embedder.encode(list(texts)))
-
-
-def default_weights_path() -> Path:
-    """The shipped embedding-head weights."""
-    return Path(str(resources.files("harmscope.guard").joinpath("weights/embedding_head.npz")))
 
 
 class LatentDetector:
