@@ -155,6 +155,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Precision, recall, F1, FPR, AUPRC, over-blocking and latency per labelled set."""
+    from harmscope.guard.detectors import metadata_of
     from harmscope.guard.engine import load_guard
     from harmscope.guard.evaluate import evaluate_guard, load_eval_data, write_card
 
@@ -163,7 +164,7 @@ def evaluate(
     built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
     result = asyncio.run(evaluate_guard(built, sets))
     if card:
-        meta = next((getattr(d, "metadata", None) for d in built.detectors), None)
+        meta = metadata_of(built.detectors[0])
         md, _ = write_card(result, card, metadata=meta)
         err.print(f"wrote {md}", highlight=False)
     if as_json:

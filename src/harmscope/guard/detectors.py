@@ -30,13 +30,21 @@ from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
     "ANY",
+    "AsyncDetector",
+    "CalibratedProbe",
+    "Described",
     "Detector",
     "EmbeddingDetector",
+    "FittedProbe",
     "LLMDetector",
     "LatentDetector",
+    "Probe",
+    "Thresholded",
     "ascore",
     "latent_detector",
+    "metadata_of",
     "parse_llm_verdict",
+    "thresholds_of",
 ]
 
 
@@ -51,6 +59,65 @@ class Detector(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncDetector(Detector, Protocol):
+    """A detector that also scores from async code without a thread (it talks to a model)."""
+
+    async def ascore(self, texts: list[str]) -> list[dict[str, float]]:
+        """One score dict per text, computed without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class Thresholded(Protocol):
+    """Something with validated default thresholds per score key (the policy's defaults)."""
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Threshold per score key."""
+        ...
+
+
+@runtime_checkable
+class Described(Protocol):
+    """Something carrying metadata about how it was trained (shown on a guard card)."""
+
+    metadata: dict[str, Any]
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """A latent probe: harm scores for texts (an array of one score per text)."""
+
+    def score(self, texts: list[str]) -> Any:
+        """One harm score per text."""
+        ...
+
+
+@runtime_checkable
+class FittedProbe(Probe, Protocol):
+    """A probe with a fitted decision threshold on its raw scores."""
+
+    threshold_: float | None
+
+
+@runtime_checkable
+class CalibratedProbe(FittedProbe, Protocol):
+    """A fitted probe with a logistic calibration ``(slope, intercept)`` of its raw scores."""
+
+    calib_: Any
+
+
+def thresholds_of(obj: object) -> dict[str, float]:
+    """``obj``'s default thresholds when it is :class:`Thresholded`, else none."""
+    return dict(obj.thresholds or {}) if isinstance(obj, Thresholded) else {}
+
+
+def metadata_of(obj: object) -> dict[str, Any] | None:
+    """``obj``'s metadata when it is :class:`Described`, else ``None``."""
+    return obj.metadata if isinstance(obj, Described) else None
+
+
 async def ascore(
     detector: Detector, texts: list[str], *, executor: Executor | None = None
 ) -> list[dict[str, float]]:
@@ -59,10 +126,8 @@ async def ascore(
     The thread is one of ``executor`` (default: the event loop's default executor), so the
     event loop stays free while a synchronous detector computes.
     """
-    native = getattr(detector, "ascore", None)
-    if native is not None and asyncio.iscoroutinefunction(native):
-        result: list[dict[str, float]] = await native(texts)
-        return result
+    if isinstance(detector, AsyncDetector) and asyncio.iscoroutinefunction(detector.ascore):
+        return await detector.ascore(texts)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, detector.score, texts)
 
@@ -104,16 +169,16 @@ class LatentDetector:
         threshold: float | None = None,
         scale: float = 1.0,
     ) -> None:
-        if not callable(getattr(probe, "score", None)):
+        if not isinstance(probe, Probe) or not callable(probe.score):
             raise TypeError("a latent detector needs an object with score(texts) -> array")
         self.probe = probe
         self.name = name
         self.category = category
-        self.threshold = threshold if threshold is not None else getattr(probe, "threshold_", None)
+        fitted = probe.threshold_ if isinstance(probe, FittedProbe) else None
+        self.threshold = threshold if threshold is not None else fitted
         self.scale = scale
         self.thresholds: dict[str, float] = {}
-        calib = getattr(probe, "calib_", None)
-        fitted = getattr(probe, "threshold_", None)
+        calib = probe.calib_ if isinstance(probe, CalibratedProbe) else None
         if calib is not None and fitted is not None:
             self.thresholds[category] = _sigmoid(calib[0] * float(fitted) + calib[1])
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from harmscope.batching import MicroBatcher, QueueFull, QueueTimeout
 from harmscope.errors import HarmscopeError
-from harmscope.guard.detectors import Detector, ascore
+from harmscope.guard.detectors import Detector, ascore, thresholds_of
 from harmscope.guard.normalize import DEFAULT_MAX_CHARS, normalize
 from harmscope.guard.policy import Decision, Policy, combine, decide, load_policy
 
@@ -60,7 +60,7 @@ class Guard:
         self.detectors = list(detectors)
         defaults: dict[str, float] = {}
         for det in reversed(self.detectors):
-            defaults.update(getattr(det, "thresholds", {}) or {})
+            defaults.update(thresholds_of(det))
         self.policy = (policy or Policy()).with_defaults(defaults)
         self.normalize_text = normalize_text
         self.max_chars = max_chars
