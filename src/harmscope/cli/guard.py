@@ -23,8 +23,11 @@ app = typer.Typer(
 GuardOpt = Annotated[
     str,
     typer.Option(
+        "--guard",
+        "--detector",
         help="Detectors joined by '+': embedding (shipped heads), llm:<provider/model>, "
-        "latent[:<local model>] (the Latent Guard on the model's hidden states)."
+        "latent[:<local model>] (the Latent Guard on the model's hidden states), or any "
+        "registered detector name (plugins in the entry-point group harmscope.detectors).",
     ),
 ]
 PolicyOpt = Annotated[str | None, typer.Option(help="Policy file (YAML or JSON).")]

@@ -26,6 +26,7 @@ from harmscope.errors import HarmscopeError
 from harmscope.guard.detectors import Detector, ascore, thresholds_of
 from harmscope.guard.normalize import DEFAULT_MAX_CHARS, normalize
 from harmscope.guard.policy import Decision, Policy, combine, decide, load_policy
+from harmscope.guard.registry import DetectorOptions, build_detector
 
 __all__ = ["Guard", "MicroBatcher", "QueueFull", "QueueTimeout", "load_guard"]
 
@@ -167,32 +168,15 @@ def load_guard(
     ``embedding`` (shipped heads, or ``weights``), ``llm:<provider/model>`` (an LLM classifier
     through that target, ``base_url`` for HTTP targets), ``latent[:<model>]`` (the Latent
     Guard on a local model, default ``default``; its probe is ``latent_probe`` or the shipped
-    one, see :func:`~harmscope.guard.detectors.latent_detector`).
+    one, see :func:`~harmscope.guard.detectors.latent_detector`), or any name in the detector
+    registry (:mod:`harmscope.guard.registry`, plugins included).
 
     Raises:
-        HarmscopeError: Unknown detector name.
+        NotFoundError: Unknown detector name (the message suggests close ones).
+        HarmscopeError: A detector refused its argument.
         DataError: Bad policy file.
     """
-    detectors: list[Detector] = []
-    for part in spec.split("+"):
-        name, _, arg = part.strip().partition(":")
-        if name == "embedding":
-            from harmscope.guard.detectors import EmbeddingDetector
-
-            detectors.append(EmbeddingDetector(arg or weights))
-        elif name == "llm" and arg:
-            from harmscope.guard.detectors import LLMDetector
-            from harmscope.targets import create_target
-
-            detectors.append(LLMDetector(create_target(arg, base_url=base_url)))
-        elif name == "latent":
-            from harmscope.guard.detectors import latent_detector
-
-            detectors.append(latent_detector(arg or "default", probe=latent_probe))
-        else:
-            raise HarmscopeError(
-                f"unknown guard detector {part!r}; use embedding, llm:<provider/model>, "
-                "latent[:<model>] or several joined by +"
-            )
+    options = DetectorOptions(weights=weights, base_url=base_url, latent_probe=latent_probe)
+    detectors = [build_detector(part, options) for part in spec.split("+")]
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     return Guard(detectors, pol)
