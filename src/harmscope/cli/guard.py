@@ -160,20 +160,19 @@ def evaluate(
     """Precision, recall, F1, FPR, AUPRC, over-blocking and latency per labelled set."""
     from harmscope.guard.detectors import metadata_of
     from harmscope.guard.engine import load_guard
-    from harmscope.guard.evaluate import evaluate_guard, load_eval_data, write_card
+    from harmscope.guard.evaluate import guard_evaluation, load_eval_data, write_card
 
     specs = data or ["xstest", "openai-moderation-dev", "jailbreakbench", "toxigen"]
     sets = dict(load_eval_data(s) for s in specs)
     built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
-    result = asyncio.run(evaluate_guard(built, sets))
+    evaluation = asyncio.run(guard_evaluation(built, sets))
+    result = evaluation.nested()
     if card:
         meta = metadata_of(built.detectors[0])
         md, _ = write_card(result, card, metadata=meta)
         err.print(f"wrote {md}", highlight=False)
     if as_json:
-        flat = dict(result.get("overall", {}))
-        flat.update(result)
-        print_json(flat)
+        print_json(evaluation.model_dump(mode="json"))
         return
     from rich.table import Table
 
