@@ -219,17 +219,11 @@ def uvicorn_config(
     )
 
 
-def serve(
-    guard: Guard,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    max_connections: int | None = 1024,
-    threads: int | None = DEFAULT_THREADS,
-    **options: Any,
-) -> None:
-    """Run the service with uvicorn until interrupted (options as for :func:`create_app`).
+def serve(guard: Guard, *, threads: int | None = DEFAULT_THREADS, **options: Any) -> None:
+    """Run the service with uvicorn until interrupted.
+
+    Options named like :func:`uvicorn_config`'s (``host``, ``port``, ``max_header_bytes``,
+    ``max_connections``) configure uvicorn; the rest go to :func:`create_app`.
 
     ``threads`` sets torch's intra-op threads for the detector's forward passes (``None``:
     torch's choice, one per core). One leaves a core to the event loop, which must keep
@@ -245,16 +239,15 @@ def serve(
             pass
         else:
             torch.set_num_threads(threads)
-    config = uvicorn_config(
-        create_app(guard, **options),
-        host=host,
-        port=port,
-        max_header_bytes=max_header_bytes,
-        max_connections=max_connections,
-    )
+    listen = {k: options.pop(k) for k in _LISTEN_OPTIONS if k in options}
+    config = uvicorn_config(create_app(guard, **options), **listen)
     import uvicorn
 
     uvicorn.Server(config).run()
+
+
+_LISTEN_OPTIONS = ("host", "port", "max_header_bytes", "max_connections")
+"""The options of :func:`serve` that go to :func:`uvicorn_config`."""
 
 
 def _h11_protocol() -> type:
