@@ -182,17 +182,16 @@ def test_failures_become_error_responses_for_the_affected_cases(smollm: LoadedMo
     assert not bad_template.ok and "system messages are not supported" in (bad_template.error or "")
 
 
-def test_aclose_stops_the_worker_and_the_target_can_be_reused(smollm: LoadedModel) -> None:
+def test_aclose_lets_go_of_the_batcher_and_the_target_can_be_reused(smollm: LoadedModel) -> None:
     target = HFTarget("default", loaded=smollm)
     one_token = GenerationParams(max_new_tokens=1)
 
-    async def use_and_close() -> asyncio.Task[None] | None:
+    async def use_and_close() -> tuple[bool, bool]:
         await target.generate(user("Hi"), one_token)
-        worker = target._worker
+        used = target._batcher is not None
         await target.aclose()
-        return worker
+        return used, target._batcher is None
 
-    worker = asyncio.run(use_and_close())
-    assert worker is not None and worker.done(), "aclose must stop the worker"
-    worker = asyncio.run(use_and_close())  # a new event loop gets a new worker
-    assert worker is not None and worker.done() and target.batches_run == 2
+    assert asyncio.run(use_and_close()) == (True, True), "aclose must let go of the batcher"
+    assert asyncio.run(use_and_close()) == (True, True)  # a new event loop gets a new batcher
+    assert target.batches_run == 2

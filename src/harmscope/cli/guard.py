@@ -9,28 +9,26 @@ from typing import Annotated, Literal
 import typer
 
 from harmscope.cli._common import err, out, print_json
+from harmscope.cli._options import option, sub_app
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    name="guard",
-    help="Moderation service and chat proxy; guard evaluation.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("guard", "Moderation service and chat proxy; guard evaluation.")
 
 GuardOpt = Annotated[
     str,
     typer.Option(
+        "--guard",
+        "--detector",
         help="Detectors joined by '+': embedding (shipped heads), llm:<provider/model>, "
-        "latent[:<local model>] (the Latent Guard on the model's hidden states)."
+        "latent[:<local model>] (the Latent Guard on the model's hidden states), or any "
+        "registered detector name (plugins in the entry-point group harmscope.detectors).",
     ),
 ]
-PolicyOpt = Annotated[str | None, typer.Option(help="Policy file (YAML or JSON).")]
+PolicyOpt = Annotated[str | None, option("Policy file (YAML or JSON).")]
+BaseUrlOpt = Annotated[str | None, option("Base URL for an llm:openai/... detector.")]
 LatentProbeOpt = Annotated[
-    str | None,
-    typer.Option(help="Probe folder for a latent detector (default: the one shipped for it)."),
+    str | None, option("Probe folder for a latent detector (default: the one shipped for it).")
 ]
 
 
@@ -38,58 +36,51 @@ LatentProbeOpt = Annotated[
 def serve(
     guard: GuardOpt = "embedding",
     policy: PolicyOpt = None,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[str, option("Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, option("Port to listen on.")] = 8080,
     upstream_url: Annotated[
-        str | None,
-        typer.Option(help="OpenAI-compatible base URL (…/v1) behind /v1/chat/completions."),
+        str | None, option("OpenAI-compatible base URL (…/v1) behind /v1/chat/completions.")
     ] = None,
     upstream_key_env: Annotated[
-        str, typer.Option(help="Environment variable holding the upstream API key.")
+        str, option("Environment variable holding the upstream API key.")
     ] = "OPENAI_API_KEY",
     auth_token_env: Annotated[
-        str,
-        typer.Option(help="Environment variable holding the bearer token clients must send."),
+        str, option("Environment variable holding the bearer token clients must send.")
     ] = "HARMSCOPE_GUARD_TOKEN",
-    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_000_000,
-    base_url: Annotated[
-        str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
-    ] = None,
+    max_body_bytes: Annotated[int, option("Largest request body.")] = 1_000_000,
+    base_url: BaseUrlOpt = None,
     latent_probe: LatentProbeOpt = None,
-    max_batch: Annotated[int, typer.Option(help="Most texts per detector call.")] = 8,
+    max_batch: Annotated[int, option("Most texts per detector call.")] = 8,
     max_queue: Annotated[
         int,
-        typer.Option(
-            help="Most texts waiting for the detector; more get 503 with Retry-After at once "
+        option(
+            "Most texts waiting for the detector; more get 503 with Retry-After at once "
             "(0: unbounded; a request into an empty queue is always taken)."
         ),
     ] = 8,
     queue_timeout: Annotated[
-        float,
-        typer.Option(help="Seconds a text may wait for the detector before 503 (0: no limit)."),
+        float, option("Seconds a text may wait for the detector before 503 (0: no limit).")
     ] = 0.25,
     body_timeout: Annotated[
-        float, typer.Option(help="Seconds to receive a request body before 408 (0: no limit).")
+        float, option("Seconds to receive a request body before 408 (0: no limit).")
     ] = 5.0,
     max_header_bytes: Annotated[
-        int, typer.Option(help="Largest request line plus headers; larger get 431.")
+        int, option("Largest request line plus headers; larger get 431.")
     ] = 16_384,
     max_connections: Annotated[
-        int, typer.Option(help="Most open connections; more get 503 (0: unlimited).")
+        int, option("Most open connections; more get 503 (0: unlimited).")
     ] = 1024,
-    threads: Annotated[
-        int, typer.Option(help="Torch threads for the detector (0: one per core).")
-    ] = 1,
+    threads: Annotated[int, option("Torch threads for the detector (0: one per core).")] = 1,
     proxy_unknown_shapes: Annotated[
         Literal["block", "allow"],
-        typer.Option(
-            help="Chat proxy: refuse message shapes it does not understand (400 / 502), or "
+        option(
+            "Chat proxy: refuse message shapes it does not understand (400 / 502), or "
             "forward them after checking every string in them."
         ),
     ] = "block",
     proxy_non_text_parts: Annotated[
         Literal["block", "allow"],
-        typer.Option(help="Chat proxy: refuse image, audio and file parts, or pass them."),
+        option("Chat proxy: refuse image, audio and file parts, or pass them."),
     ] = "block",
 ) -> None:
     """Serve /v1/moderations, the /v1/chat/completions proxy, /healthz and /metrics."""
@@ -137,39 +128,35 @@ def serve(
 def evaluate(
     data: Annotated[
         list[str],
-        typer.Option(
-            help="Labelled JSONL file, public set name (held-out split) or 'core' (the "
+        option(
+            "Labelled JSONL file, public set name (held-out split) or 'core' (the "
             "authored suite); repeatable. Default: xstest, openai-moderation-dev, "
             "jailbreakbench, toxigen."
         ),
     ] = [],  # noqa: B006 - typer needs a literal default
     guard: GuardOpt = "embedding",
     policy: PolicyOpt = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="Base URL for an llm:openai/... detector.")
-    ] = None,
+    base_url: BaseUrlOpt = None,
     latent_probe: LatentProbeOpt = None,
-    card: Annotated[
-        str | None, typer.Option(help="Write a guard card to PATH.md and PATH.json.")
-    ] = None,
+    card: Annotated[str | None, option("Write a guard card to PATH.md and PATH.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Precision, recall, F1, FPR, AUPRC, over-blocking and latency per labelled set."""
+    from harmscope.guard.detectors import metadata_of
     from harmscope.guard.engine import load_guard
-    from harmscope.guard.evaluate import evaluate_guard, load_eval_data, write_card
+    from harmscope.guard.evaluate import guard_evaluation, load_eval_data, write_card
 
     specs = data or ["xstest", "openai-moderation-dev", "jailbreakbench", "toxigen"]
     sets = dict(load_eval_data(s) for s in specs)
     built = load_guard(guard, policy=policy, base_url=base_url, latent_probe=latent_probe)
-    result = asyncio.run(evaluate_guard(built, sets))
+    evaluation = asyncio.run(guard_evaluation(built, sets))
+    result = evaluation.nested()
     if card:
-        meta = next((getattr(d, "metadata", None) for d in built.detectors), None)
+        meta = metadata_of(built.detectors[0])
         md, _ = write_card(result, card, metadata=meta)
         err.print(f"wrote {md}", highlight=False)
     if as_json:
-        flat = dict(result.get("overall", {}))
-        flat.update(result)
-        print_json(flat)
+        print_json(evaluation.model_dump(mode="json"))
         return
     from rich.table import Table
 

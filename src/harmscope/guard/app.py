@@ -23,30 +23,17 @@ overloaded, 502 when the upstream fails, 500 (no traceback) otherwise. With a to
 with a header size limit (431 above it).
 """
 
-import asyncio
-import json
 import logging
-import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
+from harmscope.batching import MicroBatcher
 from harmscope.errors import MissingDependencyError
-from harmscope.guard.engine import Guard, MicroBatcher, QueueFull, QueueTimeout
+from harmscope.guard.engine import Guard
 from harmscope.guard.policy import Decision
-from harmscope.guard.proxy import ProxyError, ProxyOptions, proxy_chat
-from harmscope.guard.schemas import (
-    ErrorResponse,
-    ModerationRequest,
-    ModerationResponse,
-    error_body,
-    json_problem,
-    moderation_response,
-    request_schema,
-)
+from harmscope.guard.proxy import ProxyOptions
+from harmscope.guard.routes import GuardService, guard_router
 from harmscope.guard.telemetry import Metrics
 
 if TYPE_CHECKING:
@@ -79,8 +66,6 @@ DEFAULT_MAX_HEADER_BYTES = 16_384
 """Largest request head (request line and headers) before 431."""
 DEFAULT_THREADS = 1
 """Torch intra-op threads in :func:`serve` (see README, capacity)."""
-RETRY_AFTER_S = 1
-"""``Retry-After`` sent with 503 when overloaded."""
 
 log = logging.getLogger(__name__)
 
@@ -100,61 +85,6 @@ async def _warm_up(guard: Guard, batch: int) -> None:
     for size in range(1, batch + 1):
         for chars in (60, 300, len(_WARMUP_TEXT)):
             await guard.check([_WARMUP_TEXT[:chars]] * size)
-
-
-class _ClientError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        kind: str | None = None,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
-        self.code = code
-        self.headers = headers or {}
-
-
-class _Disconnected(Exception):
-    """The client went away before its answer was ready."""
-
-
-def _overloaded(exc: Exception, reason: str) -> _ClientError:
-    return _ClientError(
-        503,
-        str(exc),
-        kind="server_error",
-        code=reason,
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-    )
-
-
-async def _queue_errors_as_503(answer: Awaitable[Any]) -> Any:
-    """``answer``, with the batcher's load errors (from any endpoint) turned into 503."""
-    try:
-        return await answer
-    except QueueFull as exc:
-        raise _overloaded(exc, "queue_full") from None
-    except QueueTimeout as exc:
-        raise _overloaded(exc, "queue_timeout") from None
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in [
-        (400, "Invalid JSON, a lone surrogate or too deep nesting"),
-        (401, "Missing or invalid bearer token"),
-        (408, "Request body not received in time"),
-        (413, "Request body too large"),
-        (422, "Body of the wrong shape"),
-        (503, "Overloaded; retry after Retry-After seconds"),
-    ]
-}
 
 
 def create_app(
@@ -199,10 +129,8 @@ def create_app(
         MissingDependencyError: FastAPI is not installed (extra ``serve``).
     """
     try:
-        import httpx
-        from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, PlainTextResponse
-        from starlette.responses import Response
+        import httpx  # noqa: F401 - the chat proxy's client
+        from fastapi import FastAPI
     except ImportError as exc:
         raise MissingDependencyError("fastapi", "serve") from exc
 
@@ -213,223 +141,50 @@ def create_app(
         max_queue=max_queue,
         queue_timeout_s=queue_timeout_s,
     )
-    metrics = Metrics(queue_depth=lambda: batcher.depth)
-    state: dict[str, Any] = {}
-
-    def upstream_client() -> httpx.AsyncClient:
-        # Made at startup; made on first use when the host skips the lifespan (ASGITransport).
-        if "client" not in state:
-            state["client"] = httpx.AsyncClient(timeout=timeout_s)
-        client: httpx.AsyncClient = state["client"]
-        return client
-
-    @asynccontextmanager
-    async def lifespan(_: "FastAPI") -> AsyncIterator[None]:
-        upstream_client()
-        if warmup:  # load models, and grow the allocator to a full batch, before serving
-            await _warm_up(guard, min(max_batch, _WARMUP_BATCH))
-        try:
-            yield
-        finally:
-            await state.pop("client").aclose()
-
+    service = GuardService(
+        guard,
+        batcher,
+        Metrics(queue_depth=lambda: batcher.depth),
+        upstream_url=upstream_url,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        auth_token=auth_token,
+        timeout_s=timeout_s,
+        body_timeout_s=body_timeout_s,
+        proxy=proxy,
+    )
+    warm = min(max_batch, _WARMUP_BATCH) if warmup else 0
     open_docs = auth_token is None  # with a token, the schema needs it and the UIs are off
     app = FastAPI(
         title="harmscope guard",
-        lifespan=lifespan,
+        lifespan=_lifespan(service, warm),
         openapi_url="/openapi.json" if open_docs else None,
         docs_url="/docs" if open_docs else None,
         redoc_url="/redoc" if open_docs else None,
     )
     app.state.guard = guard
-    app.state.metrics = metrics
+    app.state.metrics = service.metrics
     app.state.batcher = batcher
-
-    def check_auth(request: Request) -> None:
-        if auth_token is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            token.strip().encode(), auth_token.encode()
-        ):
-            raise _ClientError(401, "missing or invalid bearer token")
-
-    async def read_body(request: Request) -> bytes:
-        body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > max_body_bytes:
-                raise _ClientError(413, f"request body larger than {max_body_bytes} bytes")
-        return bytes(body)
-
-    async def read_json(request: Request) -> Any:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            raise _ClientError(413, f"request body larger than {max_body_bytes} bytes")
-        try:
-            async with asyncio.timeout(body_timeout_s):
-                body = await read_body(request)
-        except TimeoutError:
-            raise _ClientError(
-                408,
-                f"request body not received within {body_timeout_s:g} s",
-                headers={"Connection": "close"},
-            ) from None
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _ClientError(400, f"request body is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise _ClientError(400, "request body is nested too deeply") from None
-        problem = json_problem(value)
-        if problem is not None:
-            raise _ClientError(400, problem)
-        return value
-
-    async def until_disconnect(request: Request) -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    async def check_texts(request: Request, texts: list[str]) -> list[Decision]:
-        """Decisions for ``texts``, dropped from the queue if the client leaves first."""
-        work = asyncio.ensure_future(batcher.submit_many(texts))
-        gone = asyncio.ensure_future(until_disconnect(request))
-        try:
-            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            gone.cancel()
-            if not work.done():
-                work.cancel()
-        if not work.done() or work.cancelled():
-            raise _Disconnected
-        return work.result()
-
-    async def respond(endpoint: str, request: Request, handler: Any) -> Response:
-        start = time.perf_counter()
-        try:
-            response: Response = await _queue_errors_as_503(handler(request))
-        except (_ClientError, ProxyError) as exc:
-            kind = "authentication_error" if exc.status == 401 else "invalid_request_error"
-            if exc.status >= 500:
-                kind = "upstream_error"
-            extra = exc if isinstance(exc, _ClientError) else None
-            response = JSONResponse(
-                error_body(
-                    exc.message,
-                    kind=(extra.kind if extra else None) or kind,
-                    code=extra.code if extra else None,
-                ),
-                status_code=exc.status,
-            )
-            if exc.status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
-            if extra is not None:
-                response.headers.update(extra.headers)
-            if exc.status == 503 and extra is not None and extra.code is not None:
-                metrics.observe_shed(extra.code)
-        except _Disconnected:
-            metrics.observe_shed("disconnected")
-            response = JSONResponse(  # nobody reads it; 499 as nginx logs it
-                error_body("client closed the request", code="client_closed"), status_code=499
-            )
-        except Exception:
-            log.exception("guard request failed")
-            response = JSONResponse(
-                error_body("internal error", kind="server_error"), status_code=500
-            )
-        metrics.observe_request(endpoint, response.status_code, time.perf_counter() - start)
-        return response
-
-    async def moderate(request: Request) -> Response:
-        check_auth(request)
-        if batcher.full():  # shed before reading the body
-            raise _overloaded(QueueFull("guard queue full; retry later"), "queue_full")
-        raw = await read_json(request)
-        try:
-            req = ModerationRequest.model_validate(raw)
-        except ValidationError as exc:
-            raise _ClientError(422, _validation_message(exc)) from None
-        decisions = await check_texts(request, req.texts())
-        metrics.observe_texts(
-            "moderations", [d.categories or ("any",) if d.flagged else () for d in decisions]
-        )
-        return JSONResponse(moderation_response(decisions, model=guard.name))
-
-    async def chat(request: Request) -> Response:
-        check_auth(request)
-        if upstream_url is None:
-            raise _ClientError(501, "no upstream model configured for the chat proxy")
-        raw = await read_json(request)
-        if not isinstance(raw, dict):
-            raise _ClientError(422, "request body must be a JSON object")
-        response, decisions = await proxy_chat(
-            raw,
-            check=batcher.submit_many,
-            client=upstream_client(),
-            upstream_url=upstream_url,
-            api_key=api_key,
-            options=proxy,
-        )
-        metrics.observe_texts(
-            "chat", [d.categories or ("any",) if d.flagged else () for d in decisions]
-        )
-        return response
-
-    async def render_metrics(request: Request) -> Response:
-        check_auth(request)
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
-
-    async def render_schema(request: Request) -> Response:
-        check_auth(request)
-        return JSONResponse(app.openapi())
-
-    @app.post(
-        "/v1/moderations",
-        response_model=None,
-        responses={200: {"model": ModerationResponse}, **_ERRORS},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": request_schema()}},
-            }
-        },
-    )
-    async def moderations_endpoint(request: Request) -> Response:
-        return await respond("moderations", request, moderate)
-
-    @app.post("/v1/chat/completions", response_model=None)
-    async def chat_endpoint(request: Request) -> Response:
-        return await respond("chat", request, chat)
-
-    @app.get(
-        "/metrics",
-        response_model=None,
-        response_class=PlainTextResponse,
-        responses={200: {"description": "Prometheus text exposition"}, 401: _ERRORS[401]},
-    )
-    async def metrics_endpoint(request: Request) -> Response:
-        return await respond("metrics", request, render_metrics)
-
-    if not open_docs:
-
-        @app.get("/openapi.json", include_in_schema=False)
-        async def schema_endpoint(request: Request) -> Response:
-            return await respond("openapi", request, render_schema)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "model": guard.name}
-
+    app.include_router(guard_router(service))
     return app
 
 
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("list[")) or "body"
-        parts.append(f"{loc}: {err['msg']}")
-    return "invalid request: " + "; ".join(parts)
+def _lifespan(
+    service: GuardService, warm: int
+) -> Callable[["FastAPI"], AbstractAsyncContextManager[None]]:
+    """Open the upstream client and warm up (``warm`` texts at most) before serving."""
+
+    @asynccontextmanager
+    async def lifespan(_: "FastAPI") -> AsyncIterator[None]:
+        service.upstream_client()
+        if warm:  # load models, and grow the allocator to a full batch, before serving
+            await _warm_up(service.guard, warm)
+        try:
+            yield
+        finally:
+            await service.close()
+
+    return lifespan
 
 
 def uvicorn_config(
@@ -464,17 +219,11 @@ def uvicorn_config(
     )
 
 
-def serve(
-    guard: Guard,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    max_connections: int | None = 1024,
-    threads: int | None = DEFAULT_THREADS,
-    **options: Any,
-) -> None:
-    """Run the service with uvicorn until interrupted (options as for :func:`create_app`).
+def serve(guard: Guard, *, threads: int | None = DEFAULT_THREADS, **options: Any) -> None:
+    """Run the service with uvicorn until interrupted.
+
+    Options named like :func:`uvicorn_config`'s (``host``, ``port``, ``max_header_bytes``,
+    ``max_connections``) configure uvicorn; the rest go to :func:`create_app`.
 
     ``threads`` sets torch's intra-op threads for the detector's forward passes (``None``:
     torch's choice, one per core). One leaves a core to the event loop, which must keep
@@ -490,16 +239,15 @@ def serve(
             pass
         else:
             torch.set_num_threads(threads)
-    config = uvicorn_config(
-        create_app(guard, **options),
-        host=host,
-        port=port,
-        max_header_bytes=max_header_bytes,
-        max_connections=max_connections,
-    )
+    listen = {k: options.pop(k) for k in _LISTEN_OPTIONS if k in options}
+    config = uvicorn_config(create_app(guard, **options), **listen)
     import uvicorn
 
     uvicorn.Server(config).run()
+
+
+_LISTEN_OPTIONS = ("host", "port", "max_header_bytes", "max_connections")
+"""The options of :func:`serve` that go to :func:`uvicorn_config`."""
 
 
 def _h11_protocol() -> type:

@@ -15,15 +15,14 @@ Detectors that talk to a model over the network also offer ``async ascore(texts)
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from harmscope.embed import ANY, EmbeddingHeads
 from harmscope.errors import DataError, NotFoundError
 from harmscope.records import GenerationParams, Message
 from harmscope.targets.base import Target
@@ -31,17 +30,22 @@ from harmscope.taxonomy import load_taxonomy
 
 __all__ = [
     "ANY",
+    "AsyncDetector",
+    "CalibratedProbe",
+    "Described",
     "Detector",
     "EmbeddingDetector",
+    "FittedProbe",
     "LLMDetector",
     "LatentDetector",
+    "Probe",
+    "Thresholded",
     "ascore",
     "latent_detector",
+    "metadata_of",
     "parse_llm_verdict",
+    "thresholds_of",
 ]
-
-ANY = "any"
-"""Key of the overall unsafe score (not a taxonomy id)."""
 
 
 @runtime_checkable
@@ -55,6 +59,65 @@ class Detector(Protocol):
         ...
 
 
+@runtime_checkable
+class AsyncDetector(Detector, Protocol):
+    """A detector that also scores from async code without a thread (it talks to a model)."""
+
+    async def ascore(self, texts: list[str]) -> list[dict[str, float]]:
+        """One score dict per text, computed without blocking the event loop."""
+        ...
+
+
+@runtime_checkable
+class Thresholded(Protocol):
+    """Something with validated default thresholds per score key (the policy's defaults)."""
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        """Threshold per score key."""
+        ...
+
+
+@runtime_checkable
+class Described(Protocol):
+    """Something carrying metadata about how it was trained (shown on a guard card)."""
+
+    metadata: dict[str, Any]
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """A latent probe: harm scores for texts (an array of one score per text)."""
+
+    def score(self, texts: list[str]) -> Any:
+        """One harm score per text."""
+        ...
+
+
+@runtime_checkable
+class FittedProbe(Probe, Protocol):
+    """A probe with a fitted decision threshold on its raw scores."""
+
+    threshold_: float | None
+
+
+@runtime_checkable
+class CalibratedProbe(FittedProbe, Protocol):
+    """A fitted probe with a logistic calibration ``(slope, intercept)`` of its raw scores."""
+
+    calib_: Any
+
+
+def thresholds_of(obj: object) -> dict[str, float]:
+    """``obj``'s default thresholds when it is :class:`Thresholded`, else none."""
+    return dict(obj.thresholds or {}) if isinstance(obj, Thresholded) else {}
+
+
+def metadata_of(obj: object) -> dict[str, Any] | None:
+    """``obj``'s metadata when it is :class:`Described`, else ``None``."""
+    return obj.metadata if isinstance(obj, Described) else None
+
+
 async def ascore(
     detector: Detector, texts: list[str], *, executor: Executor | None = None
 ) -> list[dict[str, float]]:
@@ -63,27 +126,18 @@ async def ascore(
     The thread is one of ``executor`` (default: the event loop's default executor), so the
     event loop stays free while a synchronous detector computes.
     """
-    native = getattr(detector, "ascore", None)
-    if native is not None and asyncio.iscoroutinefunction(native):
-        result: list[dict[str, float]] = await native(texts)
-        return result
+    if isinstance(detector, AsyncDetector) and asyncio.iscoroutinefunction(detector.ascore):
+        return await detector.ascore(texts)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, detector.score, texts)
-
-
-_MLP_KEYS = ("any_W1", "any_b1", "any_W2", "any_b2")
-"""Arrays of the optional MLP ``any`` head: ``relu(x @ W1 + b1) @ W2 + b2`` is the logit."""
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-class EmbeddingDetector:
-    """Logistic heads over sentence embeddings, one per category plus :data:`ANY`.
-
-    The weights file may instead carry a one-hidden-layer MLP for :data:`ANY` (arrays
-    ``any_W1``, ``any_b1``, ``any_W2``, ``any_b2``); inference stays numpy-only.
+class EmbeddingDetector(EmbeddingHeads):
+    """The shipped embedding heads (:class:`~harmscope.embed.EmbeddingHeads`) as a guard detector.
 
     Args:
         weights: Path of the ``.npz`` file (its JSON metadata lies beside it, same stem);
@@ -93,69 +147,6 @@ class EmbeddingDetector:
     """
 
     name = "embedding"
-
-    def __init__(self, weights: str | Path | None = None, *, embedder: Any = None) -> None:
-        import numpy as np
-
-        path = Path(weights) if weights else default_weights_path()
-        meta_path = path.with_suffix(".json")
-        if not path.is_file() or not meta_path.is_file():
-            raise NotFoundError(f"guard weights {path} (and {meta_path.name}) not found")
-        try:
-            with np.load(path) as arrays:
-                self._w = np.asarray(arrays["W"], dtype=np.float32)
-                self._b = np.asarray(arrays["b"], dtype=np.float32)
-                # Optional one-hidden-layer MLP for the ``any`` head (replaces its logistic row).
-                self._mlp = (
-                    tuple(np.asarray(arrays[k], dtype=np.float32) for k in _MLP_KEYS)
-                    if all(k in arrays for k in _MLP_KEYS)
-                    else None
-                )
-            self.metadata: dict[str, Any] = json.loads(meta_path.read_text("utf-8"))
-            self.labels: list[str] = list(self.metadata["labels"])
-        except (KeyError, ValueError, OSError) as exc:
-            raise DataError(f"guard weights {path} are unreadable: {exc}") from exc
-        if self._w.shape[0] != len(self.labels) or self._b.shape != (len(self.labels),):
-            raise DataError(f"guard weights {path}: shapes do not match the labels")
-        if embedder is None:
-            from harmscope.embed import get_embedder
-
-            embedder = get_embedder(self.metadata.get("embedder", "minilm"))
-        self.embedder = embedder
-
-    @property
-    def thresholds(self) -> dict[str, float]:
-        """Thresholds chosen on validation data by the training script."""
-        return {k: float(v) for k, v in self.metadata.get("thresholds", {}).items()}
-
-    def score_embeddings(self, vectors: Any) -> list[dict[str, float]]:
-        """Scores for already-embedded texts (shape ``(n, dim)``)."""
-        import numpy as np
-
-        x = np.asarray(vectors, dtype=np.float32)
-        logits = x @ self._w.T + self._b
-        if self._mlp is not None and ANY in self.labels:
-            w1, b1, w2, b2 = self._mlp
-            hidden = np.maximum(x @ w1 + b1, 0.0)
-            logits[:, self.labels.index(ANY)] = (hidden @ w2 + b2).reshape(-1)
-        probs = 1.0 / (1.0 + np.exp(-np.clip(logits, -40.0, 40.0)))
-        if self.metadata.get("gate") == "min_any" and ANY in self.labels:
-            # Category heads are one-vs-rest among mostly unsafe texts: gate them by ``any``.
-            probs = np.minimum(probs, probs[:, [self.labels.index(ANY)]])
-        return [
-            {label: float(p) for label, p in zip(self.labels, row, strict=True)} for row in probs
-        ]
-
-    def score(self, texts: list[str]) -> list[dict[str, float]]:
-        """Embed ``texts`` in one forward pass and apply every head."""
-        if not texts:
-            return []
-        return self.score_embeddings(self.embedder.encode(list(texts)))
-
-
-def default_weights_path() -> Path:
-    """The shipped embedding-head weights."""
-    return Path(str(resources.files("harmscope.guard").joinpath("weights/embedding_head.npz")))
 
 
 class LatentDetector:
@@ -178,16 +169,16 @@ class LatentDetector:
         threshold: float | None = None,
         scale: float = 1.0,
     ) -> None:
-        if not callable(getattr(probe, "score", None)):
+        if not isinstance(probe, Probe) or not callable(probe.score):
             raise TypeError("a latent detector needs an object with score(texts) -> array")
         self.probe = probe
         self.name = name
         self.category = category
-        self.threshold = threshold if threshold is not None else getattr(probe, "threshold_", None)
+        fitted = probe.threshold_ if isinstance(probe, FittedProbe) else None
+        self.threshold = threshold if threshold is not None else fitted
         self.scale = scale
         self.thresholds: dict[str, float] = {}
-        calib = getattr(probe, "calib_", None)
-        fitted = getattr(probe, "threshold_", None)
+        calib = probe.calib_ if isinstance(probe, CalibratedProbe) else None
         if calib is not None and fitted is not None:
             self.thresholds[category] = _sigmoid(calib[0] * float(fitted) + calib[1])
 

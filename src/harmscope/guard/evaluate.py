@@ -22,15 +22,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
 from harmscope.guard.data import PUBLIC_SETS, LabelledText, load_labelled_file, load_public_set
 from harmscope.guard.detectors import ANY
 from harmscope.guard.engine import Guard
 
 __all__ = [
     "BinaryMetrics",
+    "GuardEvaluation",
+    "LookalikeCount",
+    "OverallResult",
+    "SetResult",
     "average_precision",
     "binary_metrics",
     "evaluate_guard",
+    "guard_evaluation",
     "load_eval_data",
     "render_card",
     "write_card",
@@ -162,6 +169,84 @@ async def evaluate_guard(
         overall["latency_ms_per_text"] = 1000 * _div(total_time, len(all_y))
         out["overall"] = overall
     return out
+
+
+class _Metrics(BaseModel):
+    """The fields of :class:`BinaryMetrics`, as a model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    fpr: float | None
+    auprc: float | None
+
+
+class OverallResult(_Metrics):
+    """Metrics over every set together, and latency per text."""
+
+    latency_ms_per_text: float
+
+
+class LookalikeCount(BaseModel):
+    """Safe look-alike texts of one type: how many, how many flagged, the rate."""
+
+    n: int
+    flagged: int
+    rate: float
+
+
+class SetResult(_Metrics):
+    """Metrics of one set, over-blocking (overall and on look-alikes) and latency per text."""
+
+    over_blocking: float | None
+    over_blocking_lookalike: float | None
+    over_blocking_by_type: dict[str, LookalikeCount]
+    latency_ms_per_text: float
+
+
+class GuardEvaluation(BaseModel):
+    """A guard's evaluation; dumped flat, as ``guard eval --json`` prints it.
+
+    The dump carries the overall metrics at the top level beside ``guard``, ``sets`` and
+    ``overall`` (no overall metrics and no ``overall`` when there were no texts).
+    """
+
+    guard: str
+    sets: dict[str, SetResult]
+    overall: OverallResult | None = None
+
+    @model_serializer(mode="wrap")
+    def _flatten(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("overall") is None:
+            data.pop("overall", None)
+            return data
+        return {**data["overall"], **data}
+
+    def nested(self) -> dict[str, Any]:
+        """The result as :func:`evaluate_guard` returns it (what the card reads)."""
+        out: dict[str, Any] = {
+            "guard": self.guard,
+            "sets": {name: r.model_dump(mode="json") for name, r in self.sets.items()},
+        }
+        if self.overall is not None:
+            out["overall"] = self.overall.model_dump(mode="json")
+        return out
+
+
+async def guard_evaluation(
+    guard: Guard, sets: Mapping[str, Sequence[LabelledText]], *, batch_size: int = 64
+) -> GuardEvaluation:
+    """:func:`evaluate_guard` as a typed result."""
+    return GuardEvaluation.model_validate(await evaluate_guard(guard, sets, batch_size=batch_size))
 
 
 def lookalike_over_blocking(

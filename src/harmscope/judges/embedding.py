@@ -283,9 +283,9 @@ class EmbeddingJudge:
         Every category at or above its guard threshold, else the single most likely one.
         """
         if self._categoriser is None:
-            from harmscope.guard.detectors import ANY, EmbeddingDetector
+            from harmscope.embed import ANY, EmbeddingHeads
 
-            self._categoriser = (EmbeddingDetector(embedder=self._embedder()), ANY)
+            self._categoriser = (EmbeddingHeads(embedder=self._embedder()), ANY)
         detector, any_label = self._categoriser
         thresholds = detector.thresholds
         out = []
@@ -361,7 +361,7 @@ class EmbeddingJudge:
         few milliseconds and scored in one batched embedding pass.
         """
         if self._batcher is None:
-            from harmscope.guard.engine import MicroBatcher
+            from harmscope.batching import MicroBatcher
 
             self._batcher = MicroBatcher(self._judge_pairs, max_batch=64, max_wait_s=0.005)
         result: Verdict = (await self._batcher.submit_many([(case, response)]))[0]

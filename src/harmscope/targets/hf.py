@@ -1,7 +1,8 @@
 """A local transformers model as a target, with micro-batching of concurrent requests.
 
-The runner sends many requests at once. :class:`HFTarget` queues them, waits a short
-collection window, groups them by identical :class:`~harmscope.records.GenerationParams`,
+The runner sends many requests at once. :class:`HFTarget` queues them in the shared
+:class:`~harmscope.batching.MicroBatcher` (unbounded: a scan never drops a request), waits a
+short collection window, groups them by identical :class:`~harmscope.records.GenerationParams`,
 sorts each group by prompt length and runs up to ``max_batch`` prompts as one left-padded
 ``model.generate`` call in a worker thread, so the event loop stays free meanwhile.
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harmscope.batching import MicroBatcher
 from harmscope.config import RunConfig
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
@@ -44,8 +46,6 @@ class _Request:
     messages: tuple[Message, ...]
     params: GenerationParams
     case_id: str
-    future: asyncio.Future[Response]
-    queued_at: float
     started: float
     prompt_ids: list[int] = field(default_factory=list)
 
@@ -58,9 +58,6 @@ class _Output:
     finish_reason: str
     completion_tokens: int
     signals: dict[str, float] = field(default_factory=dict)
-
-
-_STOP = object()
 
 
 class HFTarget:
@@ -100,8 +97,7 @@ class HFTarget:
         self.cases_run = 0
         self.latent = latent
         self._post_ids: tuple[int, ...] | None = None
-        self._queue: asyncio.Queue[_Request | object] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._batcher: MicroBatcher[_Request, Response] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def generate(
@@ -114,23 +110,16 @@ class HFTarget:
             prompt_ids = self.encode(messages, params)
         except Exception as exc:  # a template that rejects the conversation, etc.
             return self._error(case_id, exc, started)
-        request = _Request(messages, params, case_id, loop.create_future(), loop.time(), started)
-        request.prompt_ids = prompt_ids
-        self._queue_for(loop).put_nowait(request)
-        return await request.future
+        request = _Request(messages, params, case_id, started, prompt_ids)
+        [response] = await self._batcher_for(loop).submit_many([request])
+        return response
 
     async def aclose(self) -> None:
-        """Stop the batching worker (the model stays cached in the process)."""
-        worker, queue = self._worker, self._queue
-        self._worker = self._queue = self._loop = None
-        if worker is None or queue is None or worker.done():
-            return
-        if worker.get_loop() is not asyncio.get_running_loop():
-            with contextlib.suppress(RuntimeError):  # that loop may be closed already
-                worker.cancel()
-            return
-        queue.put_nowait(_STOP)
-        await worker
+        """Let go of the batcher (the model stays cached in the process).
+
+        Requests already queued are still answered; the next request starts a new batcher.
+        """
+        self._batcher = self._loop = None
 
     # -- prompts ----------------------------------------------------------------------
 
@@ -150,98 +139,66 @@ class HFTarget:
 
     # -- batching worker ----------------------------------------------------------------
 
-    def _queue_for(self, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[_Request | object]:
-        worker = self._worker
-        if self._queue is None or self._loop is not loop or worker is None or worker.done():
+    def _batcher_for(self, loop: asyncio.AbstractEventLoop) -> MicroBatcher[_Request, Response]:
+        if self._batcher is None or self._loop is not loop:  # one batcher per event loop
             self._loop = loop
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._work(self._queue), name=f"{self.id} batcher")
-        return self._queue
+            self._batcher = MicroBatcher(
+                self._run_round, max_batch=self.max_batch, max_wait_s=self.window_s, label=self.id
+            )
+        return self._batcher
 
-    async def _work(self, queue: asyncio.Queue[_Request | object]) -> None:
-        stopping = False
-        while not stopping:
-            first = await queue.get()
-            if first is _STOP:
-                return
-            assert isinstance(first, _Request)
-            pending = [first]
-            try:
-                pending, stopping = await self._collect(queue, first)
-                for chunk in self._chunks(pending):
-                    await self._run_chunk(chunk)
-            except Exception as exc:  # never leave a caller waiting
-                log.exception("batching worker failed")
-                for request in pending:
-                    if not request.future.done():
-                        request.future.set_result(
-                            self._error(request.case_id, exc, request.started)
-                        )
-
-    async def _collect(
-        self, queue: asyncio.Queue[_Request | object], first: _Request
-    ) -> tuple[list[_Request], bool]:
-        """Gather requests for one round: until the window closes or a batch is full."""
-        loop = asyncio.get_running_loop()
-        pending = [first]
-        deadline = first.queued_at + self.window_s
-        while len(pending) < self.max_batch:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
-                    break
-            if item is _STOP:
-                return pending, True
-            assert isinstance(item, _Request)
-            pending.append(item)
-        return pending, False
+    async def _run_round(self, pending: list[_Request]) -> list[Response]:
+        """Answer one batcher call: every request gets a response, an error one if need be."""
+        answers: dict[int, Response] = {}
+        failure: Exception | None = None
+        try:
+            for chunk in self._chunks(pending):
+                for request, response in zip(chunk, await self._run_chunk(chunk), strict=True):
+                    answers[id(request)] = response
+        except Exception as exc:  # never leave a caller waiting
+            log.exception("batching worker failed")
+            failure = exc
+        return [
+            answers.get(id(r))
+            or self._error(r.case_id, failure or TargetError("no answer"), r.started)
+            for r in pending
+        ]
 
     def _chunks(self, pending: list[_Request]) -> list[list[_Request]]:
         """Group by parameters, sort each group by prompt length, cut into batches."""
         groups: dict[GenerationParams, list[_Request]] = {}
-        for request in pending:
-            if not request.future.done():  # skip requests whose caller gave up
-                groups.setdefault(request.params, []).append(request)
+        for request in pending:  # the batcher already left out requests whose caller gave up
+            groups.setdefault(request.params, []).append(request)
         chunks = []
         for group in groups.values():
             group.sort(key=lambda r: len(r.prompt_ids))
             chunks += [group[i : i + self.max_batch] for i in range(0, len(group), self.max_batch)]
         return chunks
 
-    async def _run_chunk(self, chunk: list[_Request]) -> None:
+    async def _run_chunk(self, chunk: list[_Request]) -> list[Response]:
         outputs: Sequence[_Output | Exception]
         try:
             outputs = await asyncio.to_thread(self._generate_batch, chunk)
         except Exception as exc:
             if len(chunk) > 1:  # find the culprit: one bad case must not sink the rest
                 log.warning("batch of %d failed (%s); retrying one by one", len(chunk), exc)
-                for request in chunk:
-                    await self._run_chunk([request])
-                return
+                return [answer for request in chunk for answer in await self._run_chunk([request])]
             outputs = [exc]
-        for request, output in zip(chunk, outputs, strict=True):
-            if request.future.done():
-                continue
-            if isinstance(output, Exception):
-                response = self._error(request.case_id, output, request.started)
-            else:
-                response = Response(
-                    case_id=request.case_id,
-                    target_id=self.id,
-                    text=output.text,
-                    finish_reason=output.finish_reason,
-                    latency_s=time.perf_counter() - request.started,
-                    prompt_tokens=len(request.prompt_ids),
-                    completion_tokens=output.completion_tokens,
-                    signals=output.signals,
-                )
-            request.future.set_result(response)
+        return [self._answer(r, output) for r, output in zip(chunk, outputs, strict=True)]
+
+    def _answer(self, request: _Request, output: _Output | Exception) -> Response:
+        if isinstance(output, Exception):
+            return self._error(request.case_id, output, request.started)
+        return Response(
+            case_id=request.case_id,
+            target_id=self.id,
+            text=output.text,
+            finish_reason=output.finish_reason,
+            latency_s=time.perf_counter() - request.started,
+            prompt_tokens=len(request.prompt_ids),
+            completion_tokens=output.completion_tokens,
+            signals=output.signals,
+        )
 
     def _error(self, case_id: str, exc: Exception, started: float) -> Response:
         return Response(

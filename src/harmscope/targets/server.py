@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harmscope.errors import MissingDependencyError
-from harmscope.records import GenerationParams, Message
+from harmscope.records import GenerationParams, Message, Response
 from harmscope.targets.base import Target
 
 if TYPE_CHECKING:
@@ -119,29 +119,34 @@ def create_chat_app(
                 _sse_chunks(cid, created, name, response.text, finish),
                 media_type="text/event-stream",
             )
-        usage = {
-            "prompt_tokens": response.prompt_tokens or 0,
-            "completion_tokens": response.completion_tokens or 0,
-            "total_tokens": (response.prompt_tokens or 0) + (response.completion_tokens or 0),
-        }
-        return JSONResponse(
-            {
-                "id": cid,
-                "object": "chat.completion",
-                "created": created,
-                "model": name,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": response.text},
-                        "finish_reason": finish,
-                    }
-                ],
-                "usage": usage,
-            }
-        )
+        return JSONResponse(_completion(cid, created, name, response.text, finish, response))
 
     return app
+
+
+def _completion(
+    cid: str, created: int, model: str, text: str, finish: str, response: Response
+) -> dict[str, Any]:
+    """A non-streamed chat completion with one choice and the token usage."""
+    prompt, completion = response.prompt_tokens or 0, response.completion_tokens or 0
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    }
 
 
 async def _sse_chunks(
