@@ -4,6 +4,7 @@ import pytest
 
 from harmscope.errors import DataError
 from harmscope.metrics import (
+    BinaryMetrics,
     auroc,
     average_precision,
     format_rate,
@@ -83,3 +84,27 @@ def test_format_rate_views():
     assert format_rate(r, show_k=True) == f"{expected} (k=1, n=4)"
     assert format_rate(rate(0, 0)) == "– n=0"
     assert format_rate(rate(0, 0), missing="not measured (n=0)") == "not measured (n=0)"
+
+
+def test_binary_metrics_from_a_confusion_table():
+    # tp 3, fp 1, fn 2, tn 4: precision 3/4, recall 3/5, F1 6/9, FPR 1/5, FNR 2/5, acc 7/10.
+    m = BinaryMetrics.from_counts(tp=3, fp=1, fn=2, tn=4)
+    assert m.n == 10 and m.accuracy == pytest.approx(0.7)
+    assert m.precision == pytest.approx(0.75) and m.recall == pytest.approx(0.6)
+    assert m.f1 == pytest.approx(2 / 3)
+    assert m.fpr == pytest.approx(0.2) and m.fnr == pytest.approx(0.4)
+    assert m.specificity == pytest.approx(0.8)
+
+
+def test_binary_metrics_undefined_is_none():
+    m = BinaryMetrics.from_counts(tp=0, fp=0, fn=0, tn=3)
+    assert m.precision is None and m.recall is None and m.fnr is None
+    assert m.f1 is None and m.fpr == 0.0 and m.accuracy == 1.0
+    empty = BinaryMetrics.from_counts(tp=0, fp=0, fn=0, tn=0)
+    assert empty.accuracy is None and empty.fpr is None
+
+
+def test_judges_use_the_metrics_binary_metrics():
+    from harmscope.judges.evaluate import BinaryMetrics as JudgeBinaryMetrics
+
+    assert JudgeBinaryMetrics is BinaryMetrics

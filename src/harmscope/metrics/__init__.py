@@ -5,6 +5,7 @@ Every submodule is pure Python at import time; numpy is imported lazily where us
 
 from __future__ import annotations
 
+from harmscope.metrics.classification import BinaryMetrics
 from harmscope.metrics.correction import newcombe_interval, rogan_gladen
 from harmscope.metrics.format import format_rate
 from harmscope.metrics.ranking import auroc, average_precision
@@ -20,6 +21,7 @@ from harmscope.metrics.rates import (
 )
 
 __all__ = [
+    "BinaryMetrics",
     "CaseResult",
     "CategoryMetrics",
     "Metrics",
