@@ -1,5 +1,3 @@
-from types import SimpleNamespace
-
 import pytest
 
 from harmscope.cards import JudgeError, Scenario, build_cards, find_judge_error
@@ -116,8 +114,10 @@ def test_judge_error_given_or_found_on_the_summary(hate_run):
     got = found["harmscope.hate"].evidence.judge_error
     assert (got.precision, got.recall, got.n, got.source) == (0.5, 0.25, 8, "checkset")
     assert got.judge_id == "keyword@2" and got.task == "refusal"
-    assert find_judge_error(SimpleNamespace()) is None
-    assert find_judge_error(SimpleNamespace(judge_error=je)) is je
+    assert find_judge_error(summary) is None
+    assert find_judge_error(richer) == got
+    unmeasured = measured.model_copy(update={"precision": None})
+    assert find_judge_error(summary.model_copy(update={"judge_error": unmeasured})) is None
 
 
 def test_over_refusal_cards_list_more_refused_safe_cases(refused_privacy_run):

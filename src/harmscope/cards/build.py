@@ -8,7 +8,7 @@ most, and a few failures from the run, redacted.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harmscope.cards.library import Library, load_library
@@ -110,20 +110,23 @@ def transform_effects(
     return effects
 
 
-def find_judge_error(summary: object) -> JudgeError | None:
-    """The judge error stored with a summary (attribute ``judge_error``), if any."""
-    raw = getattr(summary, "judge_error", None)
-    if raw is None or isinstance(raw, JudgeError):
-        return raw
-    if hasattr(raw, "model_dump"):
-        raw = raw.model_dump()
-    if isinstance(raw, Mapping):
-        if raw.get("precision") is None or raw.get("recall") is None:
-            return None  # measured, but the labelled data could not give both figures
-        fields = {k: raw[k] for k in JudgeError.model_fields if k in raw}
-        fields.setdefault("source", "run summary")
-        return JudgeError.model_validate(fields)
-    return None
+def find_judge_error(summary: RunSummary) -> JudgeError | None:
+    """The judge error stored with a summary, if any, in the card's form.
+
+    ``None`` when the run has no measured error, or when the labelled data could not give
+    both precision and recall.
+    """
+    raw = summary.judge_error
+    if raw is None or raw.precision is None or raw.recall is None:
+        return None
+    return JudgeError(
+        precision=raw.precision,
+        recall=raw.recall,
+        n=raw.n,
+        source=raw.source,
+        judge_id=raw.judge_id,
+        task=raw.task,
+    )
 
 
 def _evidence(

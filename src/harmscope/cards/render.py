@@ -19,6 +19,7 @@ from typing import Literal
 from harmscope.cards.model import CARD_SCHEMA_VERSION, Evidence, RiskCard
 from harmscope.fsutil import check_output_dir, write_text_atomic
 from harmscope.metrics import Rate
+from harmscope.metrics.format import format_rate as _format_rate
 
 __all__ = ["cards_to_json", "format_rate", "render_markdown", "write_cards"]
 
@@ -27,10 +28,7 @@ Format = Literal["md", "json"]
 
 def format_rate(r: Rate) -> str:
     """``12.5% [8.1–18.6] (k=12, n=96)``, or ``not measured (n=0)``."""
-    if r.value is None:
-        return "not measured (n=0)"
-    lo, hi = r.ci95
-    return f"{100 * r.value:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] (k={r.k}, n={r.n})"
+    return _format_rate(r, show_k=True, missing="not measured (n=0)")
 
 
 def _fence(text: str) -> str:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from harmscope.guard.data import PUBLIC_SETS, LabelledText, load_labelled_file, load_public_set
 from harmscope.guard.detectors import ANY
 from harmscope.guard.engine import Guard
+from harmscope.metrics.ranking import average_precision
 
 __all__ = [
     "BinaryMetrics",
@@ -65,32 +66,6 @@ class BinaryMetrics:
 
 def _div(a: float, b: float) -> float:
     return a / b if b else 0.0
-
-
-def average_precision(labels: Sequence[bool], scores: Sequence[float]) -> float | None:
-    """Area under the precision-recall curve as average precision.
-
-    ``AP = sum_k (R_k - R_{k-1}) * P_k`` over distinct score thresholds, highest first (ties
-    share one threshold), as scikit-learn's ``average_precision_score``. ``None`` without both
-    classes.
-    """
-    positives = sum(bool(y) for y in labels)
-    if positives == 0 or positives == len(labels):
-        return None
-    pairs = sorted(zip(scores, labels, strict=True), key=lambda p: -p[0])
-    ap = tp = fp = 0.0
-    prev_recall = 0.0
-    i = 0
-    while i < len(pairs):
-        threshold = pairs[i][0]
-        while i < len(pairs) and pairs[i][0] == threshold:
-            tp += bool(pairs[i][1])
-            fp += not pairs[i][1]
-            i += 1
-        recall = tp / positives
-        ap += (recall - prev_recall) * (tp / (tp + fp))
-        prev_recall = recall
-    return ap
 
 
 def binary_metrics(

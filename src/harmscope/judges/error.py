@@ -44,6 +44,7 @@ from harmscope.judges.evaluate import (
 )
 from harmscope.judges.labelled import load_dataset
 from harmscope.metrics import CategoryMetrics, Metrics, Rate
+from harmscope.metrics.correction import rogan_gladen
 
 __all__ = [
     "CHECKSET",
@@ -88,10 +89,6 @@ class CorrectedRate(BaseModel):
     specificity: float
     youden: float
     note: str = ""
-
-
-def _rogan_gladen(q: float, se: float, sp: float) -> float:
-    return min(1.0, max(0.0, (q + sp - 1.0) / (se + sp - 1.0)))
 
 
 def corrected_rate(
@@ -141,7 +138,7 @@ def corrected_rate(
     lo, hi = np.percentile(spread, [2.5, 97.5])
     return CorrectedRate(
         observed=observed,
-        value=_rogan_gladen(k / n, se, sp),
+        value=rogan_gladen(k / n, se, sp),
         ci95=(float(lo), float(hi)),
         note=note,
         **base,

@@ -15,11 +15,10 @@ from collections.abc import Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from harmscope.errors import DataError
 from harmscope.judges.base import Judge
 from harmscope.judges.labelled import LabelledItem, dataset_id
+from harmscope.metrics.classification import BinaryMetrics
 from harmscope.records import Case, Response, Verdict
 
 __all__ = [
@@ -36,25 +35,6 @@ __all__ = [
 ]
 
 Task = Literal["refusal", "harm"]
-
-
-class BinaryMetrics(BaseModel):
-    """Agreement of binary predictions with labels; ``None`` where a ratio is undefined."""
-
-    model_config = ConfigDict(frozen=True)
-
-    n: int
-    """Scored items in the denominators."""
-    accuracy: float | None
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    kappa: float | None
-    """Cohen's kappa (chance-corrected agreement)."""
-    tp: int
-    fp: int
-    fn: int
-    tn: int
 
 
 class SourceReport(BinaryMetrics):

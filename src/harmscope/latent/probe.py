@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harmscope.errors import DataError, HarmscopeError
 from harmscope.latent.directions import DiffInMeans
+from harmscope.metrics.ranking import auroc
 
 __all__ = [
     "GUARD_SCHEMA_VERSION",
@@ -36,38 +37,6 @@ GUARD_SCHEMA_VERSION = 1
 
 Method = Literal["projection", "cosine"]
 F64 = npt.NDArray[np.float64]
-
-
-def _ranks(x: F64) -> F64:
-    """1-based ranks with ties given their average rank."""
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=np.float64)
-    sorted_x = x[order]
-    i = 0
-    while i < len(x):
-        j = i
-        while j + 1 < len(x) and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
-def auroc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
-    """Area under the ROC curve (Mann-Whitney U; ties count one half).
-
-    Raises:
-        DataError: Fewer than one positive and one negative label, or mismatched lengths.
-    """
-    y = np.asarray(labels).astype(bool)
-    s = np.asarray(scores, dtype=np.float64)
-    if y.shape != s.shape or y.ndim != 1:
-        raise DataError("labels and scores must be 1-D and of equal length")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise DataError("AUROC needs both positive and negative examples")
-    u = _ranks(s)[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 def best_threshold(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:

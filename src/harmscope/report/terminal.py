@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from harmscope.metrics import Rate
+from harmscope.metrics.format import format_rate
 
 if TYPE_CHECKING:
     from harmscope.judges.error import CorrectedRate
@@ -16,14 +16,6 @@ if TYPE_CHECKING:
     from harmscope.transforms.effects import RateChange
 
 __all__ = ["format_change", "format_corrected", "format_rate", "render_summary"]
-
-
-def format_rate(r: Rate) -> str:
-    """``12.5% [8.1–18.6] n=96``, or ``– n=0``."""
-    if r.value is None:
-        return "– n=0"
-    lo, hi = r.ci95
-    return f"{100 * r.value:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] n={r.n}"
 
 
 def format_change(c: RateChange | None) -> str:

@@ -12,13 +12,13 @@ Pure functions over results.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from harmscope.metrics import CaseResult, Rate, compute_metrics
+from harmscope.metrics.correction import newcombe_interval
 
 __all__ = [
     "PLAIN",
@@ -40,24 +40,6 @@ def transform_of(result: CaseResult) -> str:
     """The case's ``transform`` tag, or :data:`PLAIN`."""
     tag = result.case.tags.get("transform", "").strip()
     return PLAIN if tag.lower() in _PLAIN_TAGS else tag
-
-
-def newcombe_interval(a: Rate, b: Rate) -> tuple[float, float]:
-    """Newcombe's hybrid-score 95 % interval for ``a - b`` from the two Wilson intervals.
-
-    With ``d = p_a - p_b`` and Wilson bounds ``(l_a, u_a)``, ``(l_b, u_b)``:
-    ``d - sqrt((p_a - l_a)^2 + (u_b - p_b)^2)`` to ``d + sqrt((u_a - p_a)^2 + (p_b - l_b)^2)``.
-
-    Raises:
-        ValueError: Either rate has no scored case.
-    """
-    if a.value is None or b.value is None:
-        raise ValueError("a difference needs two measured rates")
-    (la, ua), (lb, ub) = a.ci95, b.ci95
-    d = a.value - b.value
-    lo = d - math.sqrt((a.value - la) ** 2 + (ub - b.value) ** 2)
-    hi = d + math.sqrt((ua - a.value) ** 2 + (b.value - lb) ** 2)
-    return (max(-1.0, lo), min(1.0, hi))
 
 
 class RateChange(BaseModel):
