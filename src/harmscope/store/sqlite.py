@@ -13,110 +13,26 @@ over in one ``BEGIN IMMEDIATE`` transaction, so two workers never both win it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import socket
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from harmscope.config import RunConfig
 from harmscope.errors import NotFoundError, RunBusyError, StoreError
 from harmscope.metrics import CaseResult
-from harmscope.records import SCHEMA_VERSION, Case, GenerationParams, Response, Verdict
+from harmscope.records import SCHEMA_VERSION, Case, Response, Verdict
+from harmscope.store.lease import LEASE_TIMEOUT_S, lease_is_stale, lease_owner
+from harmscope.store.schema import SCHEMA, RunInfo, RunStatus, cache_key
 
 __all__ = ["LEASE_TIMEOUT_S", "RunInfo", "RunStatus", "SQLiteStore", "cache_key", "lease_owner"]
-
-RunStatus = Literal["running", "complete", "stopped"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, created_at TEXT NOT NULL, finished_at TEXT,
-    status TEXT NOT NULL, config TEXT NOT NULL, suite_ref TEXT NOT NULL,
-    target_id TEXT NOT NULL, judges TEXT NOT NULL, schema_version INTEGER NOT NULL,
-    note TEXT);
-CREATE TABLE IF NOT EXISTS run_cases (
-    run_id TEXT NOT NULL REFERENCES runs(run_id), ord INTEGER NOT NULL,
-    case_id TEXT NOT NULL, case_json TEXT NOT NULL, PRIMARY KEY (run_id, case_id));
-CREATE TABLE IF NOT EXISTS responses (
-    run_id TEXT NOT NULL, case_id TEXT NOT NULL, cache_key TEXT NOT NULL,
-    response_json TEXT NOT NULL, created_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, case_id));
-CREATE TABLE IF NOT EXISTS verdicts (
-    run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge_id TEXT NOT NULL,
-    verdict_json TEXT NOT NULL, PRIMARY KEY (run_id, case_id, judge_id));
-CREATE TABLE IF NOT EXISTS cache (
-    cache_key TEXT PRIMARY KEY, response_json TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS judge_errors (
-    run_id TEXT NOT NULL, judge_id TEXT NOT NULL, task TEXT NOT NULL, report_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, judge_id, task));
-CREATE TABLE IF NOT EXISTS leases (
-    run_id TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-    heartbeat REAL NOT NULL);
-"""
-
-LEASE_TIMEOUT_S = 60.0
-"""A lease whose heartbeat is older than this is stale and may be taken over."""
-
-
-class RunInfo(BaseModel):
-    """A stored run's header."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    """Short unique id."""
-    created_at: str
-    """ISO-8601 UTC."""
-    finished_at: str | None
-    """When the last case was stored, if the run completed."""
-    status: RunStatus
-    """``running`` also covers runs that were killed: resume them."""
-    config: RunConfig
-    """What was asked for."""
-    suite_ref: str
-    """``name@version`` of the suite."""
-    target_id: str
-    """The target's id."""
-    judges: tuple[str, ...]
-    """Judge ids (``name@version``) that score the run."""
-
-
-def cache_key(target_id: str, case: Case, params: GenerationParams, *, system: str = "") -> str:
-    """Key of a cached response: same system, same conversation, same parameters.
-
-    Args:
-        target_id: ``provider/model``.
-        case: Only its messages count (its id does not).
-        params: Every generation parameter, the system prompt included.
-        system: Whatever else tells one system under test from another (a target's
-            ``cache_tag``: endpoint URL, latent probe; the run mode). Never a secret.
-    """
-    raw = "\x00".join((target_id, case.content_hash(), params.cache_key(), system))
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-def lease_owner() -> str:
-    """A new lease owner id for this process: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def _now() -> str:
@@ -155,7 +71,7 @@ class SQLiteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
             self._check_version()
         except sqlite3.OperationalError as exc:
             raise StoreError(
@@ -286,9 +202,7 @@ class SQLiteStore:
         )
 
     def _stale(self, host: str, pid: int, heartbeat: float) -> bool:
-        if time.time() - float(heartbeat) > self.lease_timeout_s:
-            return True
-        return host == socket.gethostname() and not _pid_alive(int(pid))
+        return lease_is_stale(host, pid, heartbeat, self.lease_timeout_s)
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
         """Mark a run ``complete`` (stamping the time) or ``stopped``."""
