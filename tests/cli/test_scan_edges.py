@@ -22,10 +22,17 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
-from tests.cli.scan_helpers import numbered_suite, openai_scan, scan_args
+from tests.cli.scan_helpers import (
+    HARMSCOPE,
+    numbered_suite,
+    openai_scan,
+    scan_args,
+    scan_env,
+    start_and_wait,
+    stored_by_case,
+)
 from tests.servers import chat_completion, serve
 
-HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
 N_CASES = 24
 
 
@@ -51,13 +58,15 @@ class CountingServer:
         return [p for ph, p in self.calls if ph == phase]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "COLUMNS": "200"}
-
-
 def _run(*args: str, cwd: Path, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*HARMSCOPE, *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=300, **kw
+        [*HARMSCOPE, *args],
+        cwd=cwd,
+        env=scan_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
     )  # type: ignore[call-overload]
 
 
@@ -103,29 +112,13 @@ def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 def _stored(db: Path) -> int:
-    return int(_rows(db, "SELECT COUNT(*) FROM responses")[0][0]) if db.exists() else 0
+    """Committed response rows in ``db`` (every run)."""
+    return sum(stored_by_case(db).values())
 
 
 def _start_and_wait(args: list[str], db: Path, at_least: int) -> subprocess.Popen[str]:
-    """Start a scan; return once ``at_least`` responses are committed (still running)."""
-    proc = subprocess.Popen(
-        [*HARMSCOPE, *args],
-        cwd=db.parent,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while _stored(db) < at_least:
-        if proc.poll() is not None:
-            raise AssertionError(f"scan ended early ({proc.returncode}): {proc.communicate()[1]}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("no responses were stored in time")
-        time.sleep(0.03)
-    return proc
+    """Start a scan; return once ``at_least`` cases are answered in ``db`` (still running)."""
+    return start_and_wait([*HARMSCOPE, *args], db, at_least)
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -341,7 +334,7 @@ def shared_dir() -> Iterator[Path]:
 def _unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run harmscope as a user file permissions apply to."""
     prefix: list[str] = []
-    env = {**_env(), "HOME": str(cwd)}
+    env = {**scan_env(), "HOME": str(cwd)}
     if os.geteuid() == 0:
         prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         probe = subprocess.run(

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,10 +21,16 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
-from tests.cli.scan_helpers import numbered_suite, openai_scan
+from tests.cli.scan_helpers import (
+    HARMSCOPE,
+    numbered_suite,
+    openai_scan,
+    scan_env,
+    start_and_wait,
+    stored_by_case,
+)
 from tests.servers import chat_completion, free_port, serve
 
-HARMSCOPE = [sys.executable, "-m", "harmscope.cli"]
 N_CASES = 40
 
 
@@ -68,10 +72,6 @@ def serve_on(app: FastAPI, port: int) -> Iterator[str]:
         yield f"{url}/v1"
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "COLUMNS": "200"}
-
-
 def _scan_args(url: str, suite: Path, db: Path, *extra: str) -> list[str]:
     return [*HARMSCOPE, *openai_scan("slow", url, suite, db, *extra)]
 
@@ -79,7 +79,7 @@ def _scan_args(url: str, suite: Path, db: Path, *extra: str) -> list[str]:
 def _resume(db: Path, run: str, *extra: str) -> subprocess.CompletedProcess[str]:
     cmd = [*HARMSCOPE, "scan", "--db", str(db), "--resume", run, "--json", *extra]
     return subprocess.run(
-        cmd, cwd=db.parent, env=_env(), capture_output=True, text=True, timeout=300
+        cmd, cwd=db.parent, env=scan_env(), capture_output=True, text=True, timeout=300
     )
 
 
@@ -88,18 +88,7 @@ def suite(tmp_path: Path) -> Path:
     return numbered_suite(tmp_path / "forty.jsonl", N_CASES)
 
 
-def _stored(db: Path) -> dict[str, int]:
-    """Stored response rows per case id (every run in the file)."""
-    if not db.exists():
-        return {}
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT case_id, COUNT(*) FROM responses GROUP BY case_id")
-        return dict(rows.fetchall())
-    except sqlite3.OperationalError:  # the schema is not created yet
-        return {}
-    finally:
-        con.close()
+_stored = stored_by_case
 
 
 def _counts(db: Path) -> tuple[int, int, int, int]:
@@ -117,21 +106,8 @@ def _counts(db: Path) -> tuple[int, int, int, int]:
 
 
 def _start_and_wait(cmd: list[str], db: Path, at_least: int) -> subprocess.Popen[str]:
-    """Start a scan; return once ``at_least`` responses are committed (it is still running)."""
-    proc = subprocess.Popen(
-        cmd, cwd=db.parent, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while len(_stored(db)) < at_least:
-        if proc.poll() is not None:
-            _, stderr = proc.communicate()
-            raise AssertionError(f"scan ended early ({proc.returncode}): {stderr}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("no responses were stored in time")
-        time.sleep(0.03)
-    return proc
+    """Start a scan; return once ``at_least`` cases are answered in ``db`` (still running)."""
+    return start_and_wait(cmd, db, at_least)
 
 
 def _prompts(db: Path) -> dict[str, str]:
@@ -209,7 +185,7 @@ def test_errored_cases_are_retried_on_resume_once_the_endpoint_is_up(
     first = subprocess.run(
         _scan_args(f"http://127.0.0.1:{port}/v1", suite, db, "--limit", "6", "--json"),
         cwd=tmp_path,
-        env=_env(),
+        env=scan_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -240,7 +216,7 @@ def test_requests_in_flight_never_exceed_concurrency(
     with serve_on(server.app, free_port()) as url:
         cmd = _scan_args(url, suite, tmp_path / "c.db", "--concurrency", str(limit), "--json")
         p = subprocess.run(
-            cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300
+            cmd, cwd=tmp_path, env=scan_env(), capture_output=True, text=True, timeout=300
         )
     assert p.returncode == 0, p.stderr
     assert len(server.calls) == N_CASES
