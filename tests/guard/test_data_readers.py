@@ -18,7 +18,7 @@ from guard_helpers import TableDetector
 
 from harmscope.guard import Guard
 from harmscope.guard.data import load_public_set, split_of
-from harmscope.guard.evaluate import binary_metrics, evaluate_guard
+from harmscope.guard.evaluate import detection_metrics, evaluate_guard
 from harmscope.taxonomy import load_taxonomy
 
 
@@ -151,9 +151,9 @@ def test_core_suite_as_labelled_set() -> None:
 
 
 def test_fpr_is_none_without_negatives() -> None:
-    m = binary_metrics([True, True, True], [True, False, True], [0.9, 0.2, 0.8])
+    m = detection_metrics([True, True, True], [True, False, True], [0.9, 0.2, 0.8])
     assert m.fpr is None and m.recall == pytest.approx(2 / 3) and m.auprc is None
-    assert binary_metrics([False, True], [True, True]).fpr == 1.0
+    assert detection_metrics([False, True], [True, True]).fpr == 1.0
 
 
 def test_lookalike_over_blocking_by_type_and_null_fpr() -> None:

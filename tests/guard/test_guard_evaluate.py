@@ -14,17 +14,17 @@ from harmscope.guard import Guard
 from harmscope.guard.data import LabelledText, load_labelled_file, split_of
 from harmscope.guard.evaluate import (
     average_precision,
-    binary_metrics,
+    detection_metrics,
     evaluate_guard,
     render_card,
     write_card,
 )
 
 
-def test_binary_metrics_by_hand() -> None:
+def test_detection_metrics_by_hand() -> None:
     y = [True, True, False, False, False, True]
     p = [True, False, True, False, False, True]
-    m = binary_metrics(y, p)
+    m = detection_metrics(y, p)
     assert (m.tp, m.fn, m.fp, m.tn) == (2, 1, 1, 2)
     assert m.accuracy == pytest.approx(4 / 6)
     assert m.precision == pytest.approx(2 / 3)
@@ -33,9 +33,10 @@ def test_binary_metrics_by_hand() -> None:
     assert m.fpr == pytest.approx(1 / 3)
 
 
-def test_binary_metrics_degenerate_cases() -> None:
-    m = binary_metrics([False, False], [False, False], [0.1, 0.2])
-    assert m.precision == 0.0 and m.recall == 0.0 and m.f1 == 0.0 and m.fpr == 0.0
+def test_detection_metrics_degenerate_cases() -> None:
+    m = detection_metrics([False, False], [False, False], [0.1, 0.2])
+    assert m.precision is None and m.recall is None and m.f1 is None, "undefined is not zero"
+    assert m.fpr == 0.0
     assert m.auprc is None, "one class only"
 
 

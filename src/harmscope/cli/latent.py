@@ -213,9 +213,10 @@ def evaluate(
     out.print(table)
     out.print(f"AUROC {result.auroc:.3f} at layer {result.layer}")
     mean = result.mean_proba
+    recall = "-" if result.recall is None else f"{result.recall:.2f}"
     out.print(
         f"mean harm probability: unsafe {mean.unsafe:.2f}, safe {mean.safe:.2f}; "
-        f"at the threshold: recall {result.recall:.2f}, false positive rate {result.fpr:.2f}"
+        f"at the threshold: recall {recall}, false positive rate {result.fpr:.2f}"
     )
 
 

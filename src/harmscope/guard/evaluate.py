@@ -18,25 +18,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from harmscope.guard.data import PUBLIC_SETS, LabelledText, load_labelled_file, load_public_set
 from harmscope.guard.detectors import ANY
 from harmscope.guard.engine import Guard
+from harmscope.metrics.classification import BinaryMetrics, binary_metrics, ratio
 from harmscope.metrics.ranking import average_precision
 
 __all__ = [
-    "BinaryMetrics",
+    "DetectionMetrics",
     "GuardEvaluation",
     "LookalikeCount",
     "OverallResult",
     "SetResult",
     "average_precision",
-    "binary_metrics",
+    "detection_metrics",
     "evaluate_guard",
     "guard_evaluation",
     "load_eval_data",
@@ -45,49 +45,24 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class BinaryMetrics:
-    """Detection metrics of one labelled set (unsafe = positive)."""
+class DetectionMetrics(BinaryMetrics):
+    """Detection metrics of one labelled set (unsafe = positive), with the ranking's AUPRC.
 
-    n: int
-    tp: int
-    fp: int
-    tn: int
-    fn: int
-    accuracy: float
-    precision: float
-    recall: float
-    f1: float
-    fpr: float | None
-    """False-positive rate; ``None`` when there are no negatives."""
-    auprc: float | None
+    Every ratio is ``None`` where it is undefined (no predicted positives for precision, one
+    class only for AUPRC): there is nothing to measure, which is not zero.
+    """
+
+    auprc: float | None = None
     """Average precision of the scores; ``None`` when the set has one class only."""
 
 
-def _div(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
-def binary_metrics(
+def detection_metrics(
     labels: Sequence[bool], predictions: Sequence[bool], scores: Sequence[float] | None = None
-) -> BinaryMetrics:
-    """Confusion counts and rates; F1 is 0 when there are no true positives."""
-    tp = sum(1 for y, p in zip(labels, predictions, strict=True) if y and p)
-    fp = sum(1 for y, p in zip(labels, predictions, strict=True) if not y and p)
-    fn = sum(1 for y, p in zip(labels, predictions, strict=True) if y and not p)
-    tn = len(labels) - tp - fp - fn
-    precision, recall = _div(tp, tp + fp), _div(tp, tp + fn)
-    return BinaryMetrics(
-        n=len(labels),
-        tp=tp,
-        fp=fp,
-        tn=tn,
-        fn=fn,
-        accuracy=_div(tp + tn, len(labels)),
-        precision=precision,
-        recall=recall,
-        f1=_div(2 * tp, 2 * tp + fp + fn),
-        fpr=_div(fp, fp + tn) if fp + tn else None,
+) -> DetectionMetrics:
+    """:func:`~harmscope.metrics.classification.binary_metrics` and the AUPRC of ``scores``."""
+    core = binary_metrics(labels, predictions)
+    return DetectionMetrics(
+        **core.model_dump(exclude={"fpr"}),
         auprc=average_precision(labels, scores) if scores is not None else None,
     )
 
@@ -105,66 +80,7 @@ def load_eval_data(spec: str) -> tuple[str, list[LabelledText]]:
     return path.stem, load_labelled_file(path)
 
 
-async def evaluate_guard(
-    guard: Guard, sets: Mapping[str, Sequence[LabelledText]], *, batch_size: int = 64
-) -> dict[str, Any]:
-    """Run the guard over each set and compute its metrics.
-
-    Returns:
-        ``{"guard", "sets": {name: {metrics..., "over_blocking", "latency_ms_per_text"}},
-        "overall": {...}}``.
-    """
-    out: dict[str, Any] = {"guard": guard.name, "sets": {}}
-    all_y: list[bool] = []
-    all_p: list[bool] = []
-    all_s: list[float] = []
-    total_time = 0.0
-    for name, rows in sets.items():
-        texts = [r.text for r in rows]
-        start = time.perf_counter()
-        decisions = []
-        for i in range(0, len(texts), batch_size):
-            decisions += await guard.check(texts[i : i + batch_size])
-        elapsed = time.perf_counter() - start
-        total_time += elapsed
-        y = [r.unsafe for r in rows]
-        p = [d.flagged for d in decisions]
-        s = [d.scores.get(ANY, max(d.scores.values(), default=0.0)) for d in decisions]
-        result = asdict(binary_metrics(y, p, s))
-        safe = [d.flagged for d, r in zip(decisions, rows, strict=True) if not r.unsafe]
-        result["over_blocking"] = _div(sum(safe), len(safe)) if safe else None
-        result.update(lookalike_over_blocking(rows, p))
-        result["latency_ms_per_text"] = 1000 * _div(elapsed, len(rows))
-        out["sets"][name] = result
-        all_y += y
-        all_p += p
-        all_s += s
-    if all_y:
-        overall = asdict(binary_metrics(all_y, all_p, all_s))
-        overall["latency_ms_per_text"] = 1000 * _div(total_time, len(all_y))
-        out["overall"] = overall
-    return out
-
-
-class _Metrics(BaseModel):
-    """The fields of :class:`BinaryMetrics`, as a model."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    n: int
-    tp: int
-    fp: int
-    tn: int
-    fn: int
-    accuracy: float
-    precision: float
-    recall: float
-    f1: float
-    fpr: float | None
-    auprc: float | None
-
-
-class OverallResult(_Metrics):
+class OverallResult(DetectionMetrics):
     """Metrics over every set together, and latency per text."""
 
     latency_ms_per_text: float
@@ -178,7 +94,7 @@ class LookalikeCount(BaseModel):
     rate: float
 
 
-class SetResult(_Metrics):
+class SetResult(DetectionMetrics):
     """Metrics of one set, over-blocking (overall and on look-alikes) and latency per text."""
 
     over_blocking: float | None
@@ -220,8 +136,52 @@ class GuardEvaluation(BaseModel):
 async def guard_evaluation(
     guard: Guard, sets: Mapping[str, Sequence[LabelledText]], *, batch_size: int = 64
 ) -> GuardEvaluation:
-    """:func:`evaluate_guard` as a typed result."""
-    return GuardEvaluation.model_validate(await evaluate_guard(guard, sets, batch_size=batch_size))
+    """Run the guard over each labelled set; its metrics per set and over every set."""
+    results: dict[str, SetResult] = {}
+    all_y: list[bool] = []
+    all_p: list[bool] = []
+    all_s: list[float] = []
+    total_time = 0.0
+    for name, rows in sets.items():
+        texts = [r.text for r in rows]
+        start = time.perf_counter()
+        decisions = []
+        for i in range(0, len(texts), batch_size):
+            decisions += await guard.check(texts[i : i + batch_size])
+        elapsed = time.perf_counter() - start
+        total_time += elapsed
+        y = [r.unsafe for r in rows]
+        p = [d.flagged for d in decisions]
+        s = [d.scores.get(ANY, max(d.scores.values(), default=0.0)) for d in decisions]
+        safe = [d.flagged for d, r in zip(decisions, rows, strict=True) if not r.unsafe]
+        results[name] = SetResult(
+            **detection_metrics(y, p, s).model_dump(exclude={"fpr"}),
+            over_blocking=ratio(sum(safe), len(safe)),
+            **lookalike_over_blocking(rows, p),
+            latency_ms_per_text=1000 * elapsed / len(rows) if rows else 0.0,
+        )
+        all_y += y
+        all_p += p
+        all_s += s
+    overall = None
+    if all_y:
+        overall = OverallResult(
+            **detection_metrics(all_y, all_p, all_s).model_dump(exclude={"fpr"}),
+            latency_ms_per_text=1000 * total_time / len(all_y),
+        )
+    return GuardEvaluation(guard=guard.name, sets=results, overall=overall)
+
+
+async def evaluate_guard(
+    guard: Guard, sets: Mapping[str, Sequence[LabelledText]], *, batch_size: int = 64
+) -> dict[str, Any]:
+    """:func:`guard_evaluation` as nested JSON data (what the card reads).
+
+    Returns:
+        ``{"guard", "sets": {name: {metrics..., "over_blocking", "latency_ms_per_text"}},
+        "overall": {...}}``.
+    """
+    return (await guard_evaluation(guard, sets, batch_size=batch_size)).nested()
 
 
 def lookalike_over_blocking(

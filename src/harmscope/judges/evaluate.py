@@ -10,15 +10,15 @@ stored with the data. Unscored verdicts are counted but never enter a denominato
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 from harmscope.errors import DataError
 from harmscope.judges.base import Judge
 from harmscope.judges.labelled import LabelledItem, dataset_id
-from harmscope.metrics.classification import BinaryMetrics
+from harmscope.metrics.classification import BinaryMetrics, binary_metrics, cohen_kappa, ratio
 from harmscope.records import Case, Response, Verdict
 
 __all__ = [
@@ -68,48 +68,6 @@ class EvalReport(BinaryMetrics):
     per_source: dict[str, SourceReport] = {}
     baselines: dict[str, BaselineReport] = {}
     """Judges whose labels came with the data, on the same items."""
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
-
-
-def cohen_kappa(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> float | None:
-    """Cohen's kappa of two labelings of the same items (``None`` if chance agreement is 1)."""
-    if len(truth) != len(pred):
-        raise ValueError("truth and pred differ in length")
-    n = len(truth)
-    if n == 0:
-        return None
-    observed = sum(t == p for t, p in zip(truth, pred, strict=True)) / n
-    ct, cp = Counter(truth), Counter(pred)
-    expected = sum(ct[k] * cp[k] for k in ct) / (n * n)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1 - expected)
-
-
-def binary_metrics(truth: Sequence[bool], pred: Sequence[bool]) -> BinaryMetrics:
-    """Accuracy, precision, recall, F1 and kappa for the positive class ``True``."""
-    if len(truth) != len(pred):
-        raise ValueError("truth and pred differ in length")
-    pairs = Counter(zip(truth, pred, strict=True))
-    tp, fp = pairs[(True, True)], pairs[(False, True)]
-    fn, tn = pairs[(True, False)], pairs[(False, False)]
-    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
-    return BinaryMetrics(
-        n=len(truth),
-        accuracy=_ratio(tp + tn, len(truth)),
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        kappa=cohen_kappa(truth, pred),
-        tp=tp,
-        fp=fp,
-        fn=fn,
-        tn=tn,
-    )
 
 
 def _truth(item: LabelledItem, task: Task) -> bool | None:
@@ -168,7 +126,7 @@ def report_from_verdicts(
         )
         h, n = _three_way([i for i, _ in pairs], [v for _, v in pairs]) if three_way else (0, 0)
         per_source[source] = SourceReport(
-            **m.model_dump(), unscored=len(pairs) - len(ok), accuracy_3way=_ratio(h, n)
+            **m.model_dump(), unscored=len(pairs) - len(ok), accuracy_3way=ratio(h, n)
         )
     return EvalReport(
         **core.model_dump(),
@@ -176,7 +134,7 @@ def report_from_verdicts(
         task=task,
         total=len(kept),
         unscored=len(kept) - len(scored),
-        accuracy_3way=_ratio(hits, n3),
+        accuracy_3way=ratio(hits, n3),
         n_3way=n3,
         confusion_3way=dict(confusion),
         per_source=per_source,

@@ -33,6 +33,7 @@ from harmscope.latent.results import (
     PostAuroc,
     SplitSizes,
 )
+from harmscope.metrics.classification import binary_metrics
 
 __all__ = [
     "FitOptions",
@@ -210,16 +211,15 @@ def guard_metrics(guard: LatentGuard, inst: Any, labels: Any) -> GuardEval:
     ]
     pred = guard.predict(inst)
     proba = guard.proba_at_layer(np.asarray(inst)[:, guard.layer_])
-    tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
-    fn = int((~pred & y).sum())
+    m = binary_metrics([bool(v) for v in y], [bool(v) for v in pred])
     return GuardEval(
-        n=int(len(y)),
+        n=m.n,
         auroc=auroc(y, guard.decision_function(inst)),
         layer=guard.layer_,
         accuracy=float((pred == y).mean()),
-        precision=tp / (tp + fp) if tp + fp else 0.0,
-        recall=tp / (tp + fn) if tp + fn else 0.0,
-        fpr=fp / int((~y).sum()),
+        precision=m.precision,
+        recall=m.recall,
+        fpr=float(m.fpr or 0.0),
         mean_proba=MeanProba(unsafe=float(proba[y].mean()), safe=float(proba[~y].mean())),
         per_layer=per_layer,
     )

@@ -78,8 +78,9 @@ class GuardEval(_Result):
     """At the guard's layer (its decision function)."""
     layer: int
     accuracy: float
-    precision: float
-    recall: float
+    precision: float | None
+    """``None`` when the guard flags nothing (undefined, which is not zero)."""
+    recall: float | None
     fpr: float
     mean_proba: MeanProba
     """Calibrated on the fitting prompts: may sit lower or higher on other prompts."""

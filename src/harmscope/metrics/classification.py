@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections import Counter
+from collections.abc import Hashable, Sequence
 
-__all__ = ["BinaryMetrics", "ratio"]
+from pydantic import BaseModel, ConfigDict, computed_field
+
+__all__ = ["BinaryMetrics", "binary_metrics", "cohen_kappa", "ratio"]
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -57,6 +60,7 @@ class BinaryMetrics(BaseModel):
             tn=tn,
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def fpr(self) -> float | None:
         """False-positive rate ``fp / (fp + tn)``; ``None`` without negatives."""
@@ -71,3 +75,32 @@ class BinaryMetrics(BaseModel):
     def specificity(self) -> float | None:
         """True-negative rate ``tn / (tn + fp)``; ``None`` without negatives."""
         return ratio(self.tn, self.tn + self.fp)
+
+
+def cohen_kappa(truth: Sequence[Hashable], pred: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two labelings of the same items (``None`` if chance agreement is 1)."""
+    if len(truth) != len(pred):
+        raise ValueError("truth and pred differ in length")
+    n = len(truth)
+    if n == 0:
+        return None
+    observed = sum(t == p for t, p in zip(truth, pred, strict=True)) / n
+    ct, cp = Counter(truth), Counter(pred)
+    expected = sum(ct[k] * cp[k] for k in ct) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1 - expected)
+
+
+def binary_metrics(truth: Sequence[bool], pred: Sequence[bool]) -> BinaryMetrics:
+    """Accuracy, precision, recall, F1 and kappa of ``pred`` for the positive class ``True``."""
+    if len(truth) != len(pred):
+        raise ValueError("truth and pred differ in length")
+    pairs = Counter(zip(truth, pred, strict=True))
+    return BinaryMetrics.from_counts(
+        tp=pairs[(True, True)],
+        fp=pairs[(False, True)],
+        fn=pairs[(True, False)],
+        tn=pairs[(False, False)],
+        kappa=cohen_kappa(truth, pred),
+    )
