@@ -6,8 +6,10 @@ family, which composes every pair). :func:`apply_transforms` expands specs over 
 
 Families: ``persona``, ``format``, ``roleplay``, ``authority``, ``pretext``, ``negative``,
 ``suppression``, ``prefix``, ``continuation``, ``encode``, ``lang``, ``noise``, ``technical``,
-``multiturn``. Third-party transforms register through the ``harmscope.transforms`` entry-point
-group.
+``multiturn``. The template families (``format``, ``roleplay``, ``authority``, ``pretext``,
+``suppression``, ``prefix``, ``continuation``) are data: :mod:`harmscope.transforms.templated`
+reads them from ``templates.yaml``. Third-party transforms register through the
+``harmscope.transforms`` entry-point group.
 """
 
 from __future__ import annotations
@@ -21,23 +23,9 @@ from collections.abc import Iterable, Sequence
 from harmscope.errors import NotFoundError
 from harmscope.records import Case
 from harmscope.registry import Registry
-from harmscope.transforms import (
-    authority,
-    continuation,
-    encode,
-    format,
-    lang,
-    multiturn,
-    negative,
-    noise,
-    persona,
-    prefix,
-    pretext,
-    roleplay,
-    suppression,
-    technical,
-)
+from harmscope.transforms import encode, lang, multiturn, negative, noise, persona, technical
 from harmscope.transforms.base import Composed, Transform, compose, run_transform
+from harmscope.transforms.templated import load_templated, template_families
 
 __all__ = [
     "Composed",
@@ -56,23 +44,18 @@ log = logging.getLogger(__name__)
 registry: Registry[Transform] = Registry("transform")
 """Every registered transform by id."""
 
-for _module in (
-    persona,
-    format,
-    roleplay,
-    authority,
-    pretext,
-    negative,
-    suppression,
-    prefix,
-    continuation,
-    encode,
-    lang,
-    noise,
-    technical,
-    multiturn,
-):
-    for _transform in _module.TRANSFORMS:
+_built_in: tuple[Sequence[Transform], ...] = (
+    persona.TRANSFORMS,
+    negative.TRANSFORMS,
+    encode.TRANSFORMS,
+    lang.TRANSFORMS,
+    noise.TRANSFORMS,
+    technical.TRANSFORMS,
+    multiturn.TRANSFORMS,
+    *(load_templated(family) for family in template_families()),
+)
+for _transforms in _built_in:
+    for _transform in _transforms:
         registry.add(_transform.id, _transform)
 
 
