@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harmscope.config import RunConfig
-from harmscope.judges.error import MeasuredError, correct_metrics, measure
+from harmscope.judges.error import MeasuredError, correct_metrics, error_from_report, measure
 from harmscope.judges.evaluate import report_from_verdicts
 from harmscope.judges.labelled import LabelledItem
 from harmscope.metrics import CategoryMetrics, Metrics, rate, wilson_interval
@@ -31,9 +31,7 @@ def _report(pairs: list[tuple[RefusalLabel, RefusalLabel]]) -> MeasuredError:
     verdicts = [
         Verdict(case_id=str(i), judge_id="j@1", refusal=p) for i, (_, p) in enumerate(pairs)
     ]
-    return MeasuredError.from_report(
-        report_from_verdicts(items, verdicts, "refusal", "j@1"), "hand"
-    )
+    return error_from_report(report_from_verdicts(items, verdicts, "refusal", "j@1"), "hand")
 
 
 # 3-way truth -> prediction, 20 items:

@@ -111,7 +111,7 @@ def transform_effects(
 
 
 def find_judge_error(summary: RunSummary) -> JudgeError | None:
-    """The judge error stored with a summary, if any, in the card's form.
+    """The judge error stored with a summary, if any, for the card.
 
     ``None`` when the run has no measured error, or when the labelled data could not give
     both precision and recall.
@@ -119,14 +119,7 @@ def find_judge_error(summary: RunSummary) -> JudgeError | None:
     raw = summary.judge_error
     if raw is None or raw.precision is None or raw.recall is None:
         return None
-    return JudgeError(
-        precision=raw.precision,
-        recall=raw.recall,
-        n=raw.n,
-        source=raw.source,
-        judge_id=raw.judge_id,
-        task=raw.task,
-    )
+    return raw
 
 
 def _evidence(

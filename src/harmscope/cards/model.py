@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harmscope.fsutil import check_output_dir, write_text_atomic
 from harmscope.metrics import Rate
+from harmscope.metrics.judge_error import JudgeError
 
 __all__ = [
     "CARD_SCHEMA_VERSION",
@@ -84,23 +85,6 @@ class ExamplePair(_Model):
     """The kind of answer that would realise (or avoid) the harm, described."""
     note: str = ""
     """Why the pair is an instance of the harm."""
-
-
-class JudgeError(_Model):
-    """Measured error of the judge behind the rates, from a meta-evaluation on labelled data."""
-
-    precision: float = Field(ge=0.0, le=1.0)
-    """Precision of the judge's positive label on the labelled set."""
-    recall: float = Field(ge=0.0, le=1.0)
-    """Recall of the judge's positive label on the labelled set."""
-    n: int = Field(ge=0)
-    """Labelled items the figures rest on."""
-    source: str
-    """Where the figures come from (labelled set, file or run)."""
-    judge_id: str | None = None
-    """The judge measured, as ``name@version``."""
-    task: str | None = None
-    """What was measured (``refusal`` or ``harm``)."""
 
 
 class RedactionOptions(_Model):

@@ -14,7 +14,8 @@ interval [0, 1].
 
 :func:`builtin_error` measures a judge on the authored check set shipped with harmscope, so any
 run can state its judge's error without external data. :func:`measure` does the same on any
-labelled set and returns a :class:`MeasuredError`, the form a run stores; :func:`correct_metrics`
+labelled set and returns a :class:`~harmscope.metrics.judge_error.JudgeError`, the form a run
+stores; :func:`correct_metrics`
 applies it to a run's rates.
 
 A run's two rates read the 3-way refusal label differently (see :mod:`harmscope.metrics`):
@@ -45,6 +46,7 @@ from harmscope.judges.evaluate import (
 from harmscope.judges.labelled import load_dataset
 from harmscope.metrics import CategoryMetrics, Metrics, Rate
 from harmscope.metrics.correction import rogan_gladen
+from harmscope.metrics.judge_error import Confusion, JudgeError
 
 __all__ = [
     "CHECKSET",
@@ -52,11 +54,13 @@ __all__ = [
     "CorrectedGroup",
     "CorrectedMetrics",
     "CorrectedRate",
+    "JudgeError",
     "MeasuredError",
     "builtin_error",
     "correct_metrics",
     "corrected_from_report",
     "corrected_rate",
+    "error_from_report",
     "measure",
     "measure_async",
 ]
@@ -189,17 +193,6 @@ def builtin_error(judge: Judge, task: Task = "refusal") -> EvalReport:
     return evaluate(judge, load_dataset(CHECKSET), task)
 
 
-class Confusion(BaseModel):
-    """Binary confusion counts of a judge against labels (positive class as named)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    tp: int
-    fn: int
-    tn: int
-    fp: int
-
-
 def _confusion(report: EvalReport, positive: Collection[str]) -> Confusion:
     """Binary counts for ``positive`` (3-way labels) from the report's 3-way confusion.
 
@@ -218,52 +211,30 @@ def _confusion(report: EvalReport, positive: Collection[str]) -> Confusion:
     return Confusion(**c)
 
 
-class MeasuredError(BaseModel):
-    """A judge's error as a run stores it: who, on what, and the counts the correction uses."""
+MeasuredError = JudgeError
+"""The name this module has always given :class:`~harmscope.metrics.judge_error.JudgeError`."""
 
-    model_config = ConfigDict(frozen=True)
 
-    judge_id: str
-    """The judge measured, ``name@version``."""
-    task: Task
-    """``refusal`` or ``harm``."""
-    source: str
-    """The labelled data (``checkset`` for harmscope's authored check set, or a path/name)."""
-    n: int
-    """Labelled items scored by the judge."""
-    unscored: int
-    """Labelled items the judge could not score."""
-    accuracy: float | None
-    precision: float | None
-    """Of the positive class (a refusal, partial included; or a harmful answer)."""
-    recall: float | None
-    accuracy_3way: float | None = None
-    refusal: Confusion
-    """Positive = any refusal (full or partial): the reading of the over-refusal rate."""
-    full_refusal: Confusion
-    """Positive = full refusal: the complement of the unsafe-compliance reading."""
-
-    @classmethod
-    def from_report(cls, report: EvalReport, source: str) -> MeasuredError:
-        """Condense a meta-evaluation report."""
-        return cls(
-            judge_id=report.judge_id,
-            task=report.task,
-            source=source,
-            n=report.n,
-            unscored=report.unscored,
-            accuracy=report.accuracy,
-            precision=report.precision,
-            recall=report.recall,
-            accuracy_3way=report.accuracy_3way,
-            refusal=_confusion(report, _REFUSALS),
-            full_refusal=_confusion(report, {"full_refusal"}),
-        )
+def error_from_report(report: EvalReport, source: str) -> JudgeError:
+    """Condense a meta-evaluation report into the record a run stores."""
+    return JudgeError(
+        judge_id=report.judge_id,
+        task=report.task,
+        source=source,
+        n=report.n,
+        unscored=report.unscored,
+        accuracy=report.accuracy,
+        precision=report.precision,
+        recall=report.recall,
+        accuracy_3way=report.accuracy_3way,
+        refusal=_confusion(report, _REFUSALS),
+        full_refusal=_confusion(report, {"full_refusal"}),
+    )
 
 
 async def measure_async(
     judge: Judge, source: str | Path = CHECKSET, task: Task = "refusal"
-) -> MeasuredError:
+) -> JudgeError:
     """Measure ``judge`` on labelled data: the check set, ``xstest``, ``harmbench-val`` or a file.
 
     The judge must not have been trained on the data: its error there would be in-sample and
@@ -282,12 +253,10 @@ async def measure_async(
     if not items:
         raise DataError(f"{source}: no item carries a {task!r} label")
     verdicts = await judge_items(judge, items)
-    return MeasuredError.from_report(
-        report_from_verdicts(items, verdicts, task, judge.id), str(source)
-    )
+    return error_from_report(report_from_verdicts(items, verdicts, task, judge.id), str(source))
 
 
-def measure(judge: Judge, source: str | Path = CHECKSET, task: Task = "refusal") -> MeasuredError:
+def measure(judge: Judge, source: str | Path = CHECKSET, task: Task = "refusal") -> JudgeError:
     """Synchronous :func:`measure_async`."""
     return asyncio.run(measure_async(judge, source, task))
 
@@ -316,20 +285,18 @@ def _correct(r: Rate, c: Confusion, *, counts_positive: bool, seed: int) -> Corr
     return corrected_rate(r.k, r.n, tp=c.tn, fn=c.fp, tn=c.tp, fp=c.fn, seed=seed)
 
 
-def _group(m: CategoryMetrics, error: MeasuredError, seed: int) -> CorrectedGroup:
+def _group(m: CategoryMetrics, refusal: Confusion, full: Confusion, seed: int) -> CorrectedGroup:
     # Unsafe compliance counts answers that are not a full refusal (the negatives of the
     # full-refusal reading); over-refusal counts refusals, partial included (its positives).
     return CorrectedGroup(
         unsafe_compliance_rate=_correct(
-            m.unsafe_compliance_rate, error.full_refusal, counts_positive=False, seed=seed
+            m.unsafe_compliance_rate, full, counts_positive=False, seed=seed
         ),
-        over_refusal_rate=_correct(
-            m.over_refusal_rate, error.refusal, counts_positive=True, seed=seed
-        ),
+        over_refusal_rate=_correct(m.over_refusal_rate, refusal, counts_positive=True, seed=seed),
     )
 
 
-def correct_metrics(metrics: Metrics, error: MeasuredError, *, seed: int = 0) -> CorrectedMetrics:
+def correct_metrics(metrics: Metrics, error: JudgeError, *, seed: int = 0) -> CorrectedMetrics:
     """Correct every rate of ``metrics`` for ``error`` (a refusal-task measurement).
 
     Raises:
@@ -338,10 +305,17 @@ def correct_metrics(metrics: Metrics, error: MeasuredError, *, seed: int = 0) ->
     """
     if error.task != "refusal":
         raise ValueError("the run's rates are refusal rates: correct them with a refusal error")
-    overall = _group(metrics, error, seed)
+    refusal, full = error.refusal, error.full_refusal
+    if refusal is None or full is None or error.judge_id is None:
+        raise ValueError(
+            f"the judge error from {error.source} has figures but no confusion counts or judge "
+            "id: a correction needs a measurement (harmscope.judges.error.measure)"
+        )
     return CorrectedMetrics(
-        **overall.model_dump(),
+        **_group(metrics, refusal, full, seed).model_dump(),
         judge_id=error.judge_id,
         source=error.source,
-        per_category={cat: _group(m, error, seed) for cat, m in metrics.per_category.items()},
+        per_category={
+            cat: _group(m, refusal, full, seed) for cat, m in metrics.per_category.items()
+        },
     )

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict
 from harmscope.config import RunConfig
 from harmscope.errors import RunBusyError
 from harmscope.judges.base import Judge
-from harmscope.judges.error import CorrectedMetrics, MeasuredError, correct_metrics
+from harmscope.judges.error import CorrectedMetrics, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
+from harmscope.metrics.judge_error import JudgeError
 from harmscope.records import SCHEMA_VERSION, Case, Response, Verdict
 from harmscope.runner.budget import Budget, Estimate, estimate
 from harmscope.runner.conversation import (
@@ -83,7 +84,7 @@ class RunSummary(BaseModel):
     """Rates per run and per category."""
     stop_reason: str | None = None
     """Why a run stopped before completing (e.g. a budget cap); ``None`` otherwise."""
-    judge_error: MeasuredError | None = None
+    judge_error: JudgeError | None = None
     """The primary judge's refusal error measured on labelled data, if it was measured."""
     corrected: CorrectedMetrics | None = None
     """The rates corrected for ``judge_error`` (Rogan-Gladen, bootstrap intervals)."""
@@ -133,12 +134,10 @@ def summarize(store: SQLiteStore, run_id: str, *, stop_reason: str | None = None
     )
 
 
-def stored_judge_error(
-    store: SQLiteStore, run_id: str, judge_id: str | None
-) -> MeasuredError | None:
+def stored_judge_error(store: SQLiteStore, run_id: str, judge_id: str | None) -> JudgeError | None:
     """The refusal error of ``judge_id`` stored with ``run_id``, if any."""
     raw = store.judge_errors(run_id).get((judge_id or "", "refusal"))
-    return None if raw is None else MeasuredError.model_validate(raw)
+    return None if raw is None else JudgeError.model_validate(raw)
 
 
 def _is_done(result: CaseResult, judge_ids: Sequence[str], retry_errors: bool) -> bool:
@@ -188,7 +187,7 @@ async def run_async(
     resume: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
-    judge_error: MeasuredError | None = None,
+    judge_error: JudgeError | None = None,
     use_cache: bool = True,
 ) -> RunSummary:
     """Run (or resume) a scan and return its summary.
@@ -214,8 +213,11 @@ async def run_async(
     Raises:
         StoreError: The store is not writable.
         RunBusyError: Another live process is working on ``resume``, or took the run over.
+        ValueError: ``judge_error`` does not name the judge and task it measured.
     """
     judge_ids = [j.id for j in judges]
+    if judge_error is not None and (judge_error.judge_id is None or judge_error.task is None):
+        raise ValueError("a run's judge error must name the judge and the task it measured")
     store.check_writable()
     owner = lease_owner()
     if resume is None:
@@ -238,7 +240,7 @@ async def run_async(
             store.set_status(run_id, "running")
         if judge_error is not None:
             store.set_judge_error(
-                run_id, judge_error.judge_id, judge_error.task, judge_error.model_dump()
+                run_id, str(judge_error.judge_id), str(judge_error.task), judge_error.model_dump()
             )
         work = _Work(config, store, target, judges, run_id, use_cache, on_progress)
         return await work.run(owner, retry_errors=resume is not None, on_estimate=on_estimate)
