@@ -34,7 +34,7 @@ class ContractError(AssertionError):
         self.plugin = plugin
         self.rule = rule
         self.detail = detail
-        super().__init__(f"{plugin} breaks the rule {rule!r}: {detail}")
+        super().__init__(f"{plugin} breaks the rule [{rule}]: {detail}")
 
 
 def label(kind: str, plugin: object, attr: str) -> str:

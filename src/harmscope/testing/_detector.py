@@ -58,7 +58,13 @@ def check_detector(detector: Any) -> None:
     )
     for i, text in enumerate(texts):
         single = _score(detector, name, [text])
-        _agree(name, "a batch agrees with one text at a time", text, single[0], batch[i])
+        _agree(
+            name,
+            "a batch agrees with one text at a time",
+            text,
+            (single[0], batch[i]),
+            "alone, in a batch",
+        )
     if isinstance(detector, AsyncDetector):
         _check_async(detector, name, texts, batch)
     if isinstance(detector, Thresholded):
@@ -103,11 +109,14 @@ def _check_scores(name: str, texts: list[str], out: object) -> None:
         require(not bad, name, "scores in [0, 1]", f"{bad} for {text!r}")
 
 
-def _agree(name: str, rule: str, text: str, one: dict[str, float], other: dict[str, float]) -> None:
+def _agree(
+    name: str, rule: str, text: str, pair: tuple[dict[str, float], dict[str, float]], how: str
+) -> None:
+    one, other = pair
     same = set(one) == set(other) and all(
         math.isclose(one[k], other[k], abs_tol=_TOLERANCE) for k in one
     )
-    require(same, name, rule, f"{text!r}: {one} alone, {other} otherwise")
+    require(same, name, rule, f"{text!r}: {one} {how} {other}")
 
 
 def _check_async(detector: Any, name: str, texts: list[str], batch: list[dict[str, float]]) -> None:
@@ -127,7 +136,7 @@ def _check_async(detector: Any, name: str, texts: list[str], batch: list[dict[st
         fail(name, "ascore", f"raised {type(exc).__name__}: {exc}")
     _check_scores(name, texts, out)
     for text, one, other in zip(texts, batch, out, strict=True):
-        _agree(name, "ascore agrees with score", text, one, other)
+        _agree(name, "ascore agrees with score", text, (one, other), "from score, from ascore")
 
 
 def _check_thresholds(detector: Any, name: str) -> None:

@@ -250,9 +250,11 @@ def _comparable(verdict: Verdict) -> dict[str, object]:
 def _agree(name: str, rule: str, expected: list[Verdict], got: list[Verdict]) -> None:
     for one, other in zip(expected, got, strict=True):
         require(isinstance(other, Verdict), name, rule, f"got {type(other).__name__}")
+        a, b = _comparable(one), _comparable(other)
+        diff = {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}
         require(
-            _comparable(one) == _comparable(other),
+            not diff,
             name,
             rule,
-            f"case {one.case_id!r}: {_comparable(one)} one at a time, {_comparable(other)} here",
+            f"case {one.case_id!r}: field: (one at a time, here) {diff}",
         )
