@@ -294,6 +294,12 @@ def test_check_transform_passes_on_a_composition() -> None:
     check_transform(compose(transforms.get("format.python"), transforms.get("encode.base64")))
 
 
+_PREAMBLE = (
+    "You are a helpful assistant who answers questions about gardening, cooking, travel, "
+    "history, science and everyday household chores, with short and friendly explanations. "
+) * 12
+
+
 def _global_random(prompt: str, rng: random.Random) -> str:
     return f"{random.choice(['Please', 'Kindly'])}: {prompt}"
 
@@ -331,6 +337,8 @@ class _Undescribed(_NoLineage):
     [
         (PromptTransform("mine.drop", "Forgets the request.", lambda p, r: "Tell a joke."),
          "keeps the request"),
+        (PromptTransform("mine.bury", "Replaces the request by a long preamble.",
+                         lambda p, r: _PREAMBLE), "keeps the request"),
         (PromptTransform("mine.dice", "Picks a word by global random.", _global_random),
          "deterministic"),
         (_NoLineage(), "id is <case id>~<transform id>"),

@@ -103,8 +103,9 @@ async def _exercise(judge: Any, name: str) -> None:
             f"unscored ({verdict.unscored_reason}) for the answer {response.text!r}",
         )
         singles.append(verdict)
+    by_id = {case.id: case for case, _ in pairs}
     for response in _UNSCORABLE:
-        case = pairs[0][0] if response.case_id == pairs[0][0].id else pairs[1][0]
+        case = by_id[response.case_id]
         verdict = await _one(judge, name, case, response)
         require(
             not verdict.scored,

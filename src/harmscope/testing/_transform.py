@@ -52,8 +52,11 @@ _CASES = (
 )
 """Authored cases: single-turn unsafe and safe, with a system message, multi-turn."""
 
-_CARRIED = 0.6
-"""Share of the request's characters, in order, a derived case must keep (typos, slang)."""
+_CARRIED = 0.7
+"""Share of the request's characters, in order and in runs of :data:`_RUN` or more, a derived
+case must keep when the request is not there verbatim (typos, slang, technical terms)."""
+_RUN = 4
+"""Shorter runs are left out: a long unrelated text matches most letters one at a time."""
 
 
 def check_transform(transform: Any) -> None:
@@ -65,10 +68,11 @@ def check_transform(transform: Any) -> None:
     ``<case id>~<transform id>`` (``#variant`` allowed), the untransformed case as
     ``parent_id``, the ``transform`` and ``family`` tags, the original tags, category, expected
     behaviour and source, ends with a user message, differs from the input and still asks for
-    the request (verbatim, in another case, encoded by the transform's ``codec``, or with at
-    least 60 % of its characters kept in order); and ``apply`` is deterministic: the same case
-    gives the same output whatever the state of the global ``random`` module. A
-    :class:`~harmscope.transforms.base.Composed` transform has each part checked.
+    the request (verbatim up to letter case, encoded by the transform's ``codec``, or with at
+    least 70 % of its characters kept in order, in runs of four or more); and ``apply`` is
+    deterministic: the same case gives the same output whatever the state of the global
+    ``random`` module. A :class:`~harmscope.transforms.base.Composed` transform has each part
+    checked.
 
     Raises:
         ContractError: The first rule broken, naming the transform and the rule.
@@ -187,7 +191,8 @@ def _carries(transform: Any, request: str, derived: Case) -> bool:
 def _kept(request: str, text: str) -> float:
     """The share of ``request``'s characters found in order in ``text`` (case ignored)."""
     matcher = difflib.SequenceMatcher(None, request.casefold(), text.casefold(), autojunk=False)
-    return sum(b.size for b in matcher.get_matching_blocks()) / max(1, len(request))
+    runs = [b.size for b in matcher.get_matching_blocks() if b.size >= _RUN]
+    return sum(runs) / max(1, len(request))
 
 
 def _check_deterministic(transform: Any, name: str, case: Case, first: list[Case]) -> None:
