@@ -10,6 +10,7 @@ import typer
 
 from harmscope.cli import attack, cards, guard, info, judge, latent, runs, scan, serve
 from harmscope.cli._common import fail, os_error_message
+from harmscope.cli._options import sub_app
 from harmscope.errors import HarmscopeError
 
 __all__ = ["QUIET_ENV", "app", "main"]
@@ -22,13 +23,7 @@ QUIET_ENV = {
 """Set (where unset) before any command runs, unless ``--verbose``: third-party progress bars
 and informational lines stay off the user's terminal; harmscope's own progress is rich's."""
 
-app = typer.Typer(
-    name="harmscope",
-    help="Scan, judge, document and guard language models for harm.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("harmscope", "Scan, judge, document and guard language models for harm.")
 
 
 @app.callback()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Literal, get_args
 
 from harmscope.errors import HarmscopeError
-from harmscope.judges.base import Judge
+from harmscope.judges.base import Judge, judge_all
 from harmscope.records import Case, RefusalLabel, Response, Verdict
 
 __all__ = ["EnsembleJudge", "Rule", "combine", "create"]
@@ -102,20 +102,11 @@ class EnsembleJudge:
         self.rule = rule
         self.id = f"ensemble:{rule}({'+'.join(j.id for j in judges)})@{VERSION}"
 
-    async def _member(
-        self, judge: Judge, cases: Sequence[Case], responses: Sequence[Response]
-    ) -> list[Verdict]:
-        batch = getattr(judge, "judge_batch", None)
-        if callable(batch):
-            result: list[Verdict] = await batch(cases, responses)
-            return result
-        return [await judge.judge(c, r) for c, r in zip(cases, responses, strict=True)]
-
     async def judge_batch(
         self, cases: Sequence[Case], responses: Sequence[Response]
     ) -> list[Verdict]:
         """Judge many answers (members that batch do so)."""
-        per_judge = await asyncio.gather(*(self._member(j, cases, responses) for j in self.judges))
+        per_judge = await asyncio.gather(*(judge_all(j, cases, responses) for j in self.judges))
         return [
             combine(case.id, self.id, [verdicts[i] for verdicts in per_judge], self.rule)
             for i, case in enumerate(cases)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from harmscope.errors import DataError
-from harmscope.judges.base import Judge
+from harmscope.judges.base import Judge, TrainedJudge, judge_all, members
 from harmscope.judges.labelled import LabelledItem, dataset_id
 from harmscope.metrics.classification import BinaryMetrics, binary_metrics, cohen_kappa, ratio
 from harmscope.records import Case, Response, Verdict
@@ -169,17 +169,7 @@ async def judge_items(
     """Run ``judge`` on every item (through ``judge_batch`` when the judge has one)."""
     cases = [_case(i) for i in items]
     responses = [Response(case_id=i.id, target_id=i.source, text=i.response) for i in items]
-    batch = getattr(judge, "judge_batch", None)
-    if callable(batch):
-        result: list[Verdict] = await batch(cases, responses)
-        return result
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(case: Case, response: Response) -> Verdict:
-        async with gate:
-            return await judge.judge(case, response)
-
-    return list(await asyncio.gather(*(one(c, r) for c, r in zip(cases, responses, strict=True))))
+    return await judge_all(judge, cases, responses, concurrency=concurrency)
 
 
 def trained_on_data(judge: Judge, data: str | Path, task: Task) -> list[str]:
@@ -191,10 +181,9 @@ def trained_on_data(judge: Judge, data: str | Path, task: Task) -> list[str]:
     """
     wanted = dataset_id(data)
     found = []
-    for member in (judge, *getattr(judge, "judges", ())):
-        trained: Mapping[str, Collection[str]] = getattr(member, "trained_on", None) or {}
-        if wanted in trained.get(task, ()):
-            found.append(str(member.id))
+    for member in members(judge):
+        if isinstance(member, TrainedJudge) and wanted in member.trained_on.get(task, ()):
+            found.append(member.id)
     return found
 
 

@@ -62,7 +62,7 @@ def _corrected_line(summary: RunSummary) -> Text | None:
 
 
 def _transform_table(summary: RunSummary) -> Table | None:
-    rows = getattr(summary, "per_transform", None)
+    rows = summary.per_transform
     if not rows:
         return None
     table = Table(

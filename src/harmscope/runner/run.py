@@ -31,7 +31,7 @@ from harmscope.runner.conversation import (
     play,
 )
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key, lease_owner
-from harmscope.targets.base import Target
+from harmscope.targets.base import Target, cache_tag
 from harmscope.transforms.effects import TransformMetrics, per_transform
 
 __all__ = ["Progress", "RunSummary", "run", "run_async", "stored_judge_error", "summarize"]
@@ -269,7 +269,7 @@ class _Work:
         self.budget = _budget(config)
         # what tells this system under test from another with the same id (an endpoint URL,
         # a latent probe whose signals the answers carry); never a secret
-        self.tag = str(getattr(target, "cache_tag", ""))
+        self.tag = cache_tag(target)
 
     async def run(
         self, owner: str, *, retry_errors: bool, on_estimate: Callable[[Estimate], None] | None

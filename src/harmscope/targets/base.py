@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 
-__all__ = ["Target", "parse_target"]
+__all__ = ["CacheKeyed", "Target", "cache_tag", "parse_target"]
 
 
 @runtime_checkable
@@ -18,10 +18,7 @@ class Target(Protocol):
     returns a :class:`Response` whose ``error`` says what went wrong, so one bad case never
     stops a run. ``aclose`` releases connections or model memory.
 
-    A target may also have a ``cache_tag`` string attribute: whatever, besides ``id``, tells
-    its answers from another system's (an endpoint URL, a latent probe's fingerprint). The
-    runner puts it in the response cache key, so it must never hold a secret such as an API
-    key. A target without one is identified by ``id`` alone.
+    A target may also be :class:`CacheKeyed`.
     """
 
     id: str
@@ -35,6 +32,27 @@ class Target(Protocol):
     async def aclose(self) -> None:
         """Release resources."""
         ...
+
+
+@runtime_checkable
+class CacheKeyed(Protocol):
+    """A target whose answers depend on more than its ``id``.
+
+    ``cache_tag`` is whatever else tells its answers from another system's (an endpoint URL,
+    a latent probe's fingerprint). The runner puts it in the response cache key, so it must
+    never hold a secret such as an API key. A target that is not cache-keyed is identified
+    by ``id`` alone.
+    """
+
+    @property
+    def cache_tag(self) -> str:
+        """Part of the response cache key, beside the target's ``id``."""
+        ...
+
+
+def cache_tag(target: object) -> str:
+    """``target``'s cache tag, or ``""`` for a target identified by its ``id`` alone."""
+    return target.cache_tag if isinstance(target, CacheKeyed) else ""
 
 
 def parse_target(spec: str) -> tuple[str, str]:
