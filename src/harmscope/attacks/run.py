@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -254,12 +254,6 @@ def should_refuse_cases(
     return list(refuse.cases)
 
 
-def _write(sink: IO[str] | None, row: AttackRow) -> None:
-    if sink is not None:
-        sink.write(row.json_line() + "\n")
-        sink.flush()
-
-
 async def run_attack(
     target: Target,
     cases: Sequence[Case],
@@ -356,7 +350,9 @@ async def _search(
             )  # fmt: skip
             row = AttackRow.from_search(result)
             rows.append(row)
-            _write(sink, row)
+            if sink is not None:
+                sink.write(row.json_line() + "\n")
+                sink.flush()
             if on_row is not None:
                 on_row(row)
     return rows
