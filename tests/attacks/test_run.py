@@ -194,3 +194,19 @@ def test_result_dump_has_exactly_the_cli_json_keys_and_types(tmp_path: Path, sui
     assert set(lib["plan"]) == {"requests", "max_total_tokens"}
     assert all(set(r) == {"transform", "attempts", "successes"} for r in lib["ranking"])
     assert lib["resumed"] is None and isinstance(lib["paths"], str)
+
+
+def test_resume_from_a_file_that_is_not_search_paths_names_it(tmp_path: Path, suite: Path) -> None:
+    from harmscope.errors import DataError
+
+    out = tmp_path / "paths.jsonl"
+    out.write_text('{"case_id": "unsafe.00001", "tries": 2}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"paths\.jsonl: case unsafe\.00001: not a search path"):
+        run_attack_sync(
+            "echo/refuse",
+            _cases(suite),
+            resolve("prefix.sure"),
+            judge=load_judge("keyword"),
+            out=out,
+            resume=True,
+        )
