@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "harmscope"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
-KNOWN_LONG = {"harmscope/cli/attack.py attack", "harmscope/cli/scan.py scan"}
+KNOWN_LONG = {"harmscope/cli/scan.py scan"}
 """Commands still over the limit (their loops are still to move into the library): the only
 exceptions, named so that any new long function fails."""
 

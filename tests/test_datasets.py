@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harmscope.cli.attack import _read_paths
+from harmscope.attacks.run import read_paths as _read_paths
 from harmscope.datasets import json_problem, load_json_line
 from harmscope.errors import DataError
 from harmscope.guard.data import load_labelled_file
