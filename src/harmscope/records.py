@@ -89,7 +89,7 @@ class Case(_Record):
 class GenerationParams(_Record):
     """How a target generates; part of the response cache key."""
 
-    max_new_tokens: int = Field(default=96, ge=1, le=32768)
+    max_new_tokens: int = Field(default=64, ge=1, le=32768)
     """Upper bound on generated tokens."""
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     """0 means greedy decoding."""

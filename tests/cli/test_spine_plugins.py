@@ -140,7 +140,7 @@ class ParrotTarget:
         pass
 
 
-def create_target(model, *, base_url=None, config=None):
+def create_target(model, options):
     return ParrotTarget(model)
 """
 

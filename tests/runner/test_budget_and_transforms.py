@@ -11,6 +11,7 @@ import pytest
 from harmscope.config import RunConfig
 from harmscope.records import GenerationParams
 from harmscope.runner import scan_async
+from harmscope.runner.budget import Budget
 from harmscope.store import SQLiteStore
 
 
@@ -54,7 +55,7 @@ def test_max_requests_stops_and_resume_finishes(tmp_path: Path, suite_file: Path
     assert first.stop_reason is not None and "budget" in first.stop_reason
     assert f"--resume {first.run_id}" in first.stop_reason
     second = asyncio.run(
-        scan_async(config(suite_file), db=db, resume=first.run_id, budget=(None, None))
+        scan_async(config(suite_file), db=db, resume=first.run_id, budget=Budget())
     )
     assert second.status == "complete" and second.completed == 8 and second.run_id == first.run_id
     with SQLiteStore(db) as store:

@@ -10,6 +10,7 @@ import copy
 
 import pytest
 
+from harmscope.config import TargetOptions
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message
 from harmscope.targets import Target, create_target
@@ -54,7 +55,7 @@ def test_create_target_builds_an_hf_target() -> None:
     assert target.id == "hf/default"
     assert target.loaded is load_model("default"), "the model is shared within the process"
     with pytest.raises(TargetError, match="base URL"):
-        create("default", base_url="http://127.0.0.1:1/v1")
+        create("default", TargetOptions(base_url="http://127.0.0.1:1/v1"))
     with pytest.raises(TargetError, match="not an alias"):
         create_target("hf/./no-such-model")
 

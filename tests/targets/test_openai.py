@@ -290,7 +290,7 @@ def test_a_hanging_endpoint_costs_timeout_times_attempts() -> None:
 
 def test_run_config_settings_reach_the_target() -> None:
     config = RunConfig(timeout_s=7.5, retries=1, max_retry_wait_s=9.0)
-    target = create_target("openai/m", base_url="http://127.0.0.1:9/v1", config=config)
+    target = create_target("openai/m", config.target_options(), base_url="http://127.0.0.1:9/v1")
     try:
         assert isinstance(target, OpenAITarget)
         assert (target.timeout_s, target.retries, target.max_retry_wait_s) == (7.5, 1, 9.0)

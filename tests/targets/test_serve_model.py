@@ -79,7 +79,7 @@ def test_scan_of_the_served_model_through_the_openai_target(
     batches_before = model_target.cases_run
 
     async def go():  # type: ignore[no-untyped-def]
-        target = create_target(config.target, base_url=config.base_url, config=config)
+        target = create_target(config.target, config.target_options())
         try:
             with SQLiteStore(tmp_path / "served.db") as store:
                 summary = await run_async(

@@ -31,7 +31,7 @@ from harmscope.attacks.adaptive import (
     search_plan,
     stats_from_paths,
 )
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.datasets import load_json_line, read_lines
 from harmscope.errors import DataError
 from harmscope.judges.base import Judge
@@ -364,7 +364,7 @@ def run_attack_sync(
     transforms: Sequence[Transform],
     *,
     judge: Judge,
-    config: RunConfig | None = None,
+    options: TargetOptions | None = None,
     budget: Budget | None = None,
     params: GenerationParams | None = None,
     max_depth: int = 1,
@@ -375,13 +375,12 @@ def run_attack_sync(
 ) -> AttackResult:
     """:func:`run_attack` on the target named ``provider/model``, in a new event loop.
 
-    The target is built with ``config`` (its ``base_url``, timeout and retries), named
+    The target is built with ``options`` (its ``base_url``, timeout and retries), named
     ``target`` in the result, and closed at the end.
     """
 
     async def main() -> AttackResult:
-        base_url = config.base_url if config is not None else None
-        tgt = create_target(target, base_url=base_url, config=config)
+        tgt = create_target(target, options)
         try:
             return await run_attack(
                 tgt, cases, transforms, judge=judge, budget=budget, params=params,

@@ -82,7 +82,7 @@ def attack(
     printed: the most requests and tokens the search could take.
     """
     from harmscope.attacks.run import run_attack_sync, should_refuse_cases
-    from harmscope.config import RunConfig
+    from harmscope.config import TargetOptions
     from harmscope.judges import load_judge
     from harmscope.records import GenerationParams
     from harmscope.runner.budget import Budget
@@ -91,8 +91,7 @@ def attack(
     chosen = [t for spec in transforms.split(",") if spec.strip() for t in resolve(spec.strip())]
     cases = should_refuse_cases(suite, limit=limit, seed=seed, data_dir=data_dir)
     scorer = load_judge(judge)
-    settings = RunConfig(
-        target=target,
+    settings = TargetOptions(
         base_url=base_url,
         timeout_s=timeout,
         retries=retries,
@@ -107,7 +106,7 @@ def attack(
         cases,
         chosen,
         judge=scorer,
-        config=settings,
+        options=settings,
         budget=Budget(max_requests=max_requests, max_tokens=max_tokens),
         params=GenerationParams(max_new_tokens=max_new_tokens, seed=seed),
         max_depth=max_depth,

@@ -61,17 +61,17 @@ def suites(
 
 
 def targets() -> None:
-    """List target providers and the model aliases of ``hf/``."""
+    """List target providers (with their default concurrency) and the model aliases of ``hf/``."""
     from harmscope.targets import registry
+    from harmscope.targets.base import TargetProvider
 
     table = Table("target", "what")
-    descriptions = {
-        "echo": "echo/repeat|refuse|comply — deterministic fake for plumbing",
-        "hf": "hf/<alias|path|hub id> — local transformers model, GGUF included",
-        "openai": "openai/<model> --base-url URL — any OpenAI-compatible chat endpoint",
-    }
     for name in registry.names():
-        table.add_row(name, descriptions.get(name, "plugin"))
+        factory = registry.get(name)
+        if isinstance(factory, TargetProvider):  # a bare plugin factory declares nothing
+            table.add_row(name, f"{factory.description} [{factory.concurrency} in flight]")
+        else:
+            table.add_row(name, "plugin")
     try:
         from harmscope.targets.models import MODEL_ALIASES
 

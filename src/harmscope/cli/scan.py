@@ -18,27 +18,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harmscope.cli._common import err, fail, out, print_json
 from harmscope.config import RunConfig
 from harmscope.errors import HarmscopeError
+from harmscope.metrics.rates import CaseResult
 from harmscope.records import GenerationParams
-from harmscope.runner.budget import Estimate
+from harmscope.runner.budget import Budget, Estimate
 from harmscope.runner.run import Progress as RunProgress
+from harmscope.runner.run import RunSummary
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["scan"]
 
-DEFAULT_CONCURRENCY = {"hf": 32, "openai": 16, "echo": 64}
+_D = RunConfig()
+"""Every option's default is the run configuration's own."""
 
 
-def scan(  # noqa: C901 - still to move into runner/
-    target: Annotated[str, typer.Option(help="provider/model: hf/default, openai/NAME, ...")] = (
-        "hf/default"
-    ),
+def scan(
+    target: Annotated[
+        str, typer.Option(help="provider/model: hf/default, openai/NAME, ...")
+    ] = _D.target,
     base_url: Annotated[str | None, typer.Option(help="Endpoint of an HTTP target.")] = None,
-    suite: Annotated[str, typer.Option(help="Suite name or JSONL file.")] = "core",
+    suite: Annotated[str, typer.Option(help="Suite name or JSONL file.")] = _D.suite,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Run a stratified sample of N cases.")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="Requests in flight (hf: batch size).")
+        int | None,
+        typer.Option(
+            min=1, help="Requests in flight (hf: batch size) [the provider's: harmscope targets]."
+        ),
     ] = None,
     judge: Annotated[
         list[str] | None, typer.Option(help="Judge name (repeat for several).")
@@ -49,20 +55,20 @@ def scan(  # noqa: C901 - still to move into runner/
             help="Labelled data the first judge is measured on to correct the rates: "
             "checkset, xstest, harmbench-val, a labelled JSONL file, or none."
         ),
-    ] = "checkset",
+    ] = str(_D.judge_check),
     multiturn: Annotated[
         str,
         typer.Option(
             help="Multi-turn cases: 'scripted' sends the authored history at once; 'live' sends "
             "one user turn at a time with the target's own answers, scoring every turn."
         ),
-    ] = "scripted",
-    max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.0,
+    ] = _D.multiturn,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = _D.params.max_new_tokens,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = _D.params.temperature,
     system_prompt: Annotated[
         str | None, typer.Option(help="System message for every case.")
     ] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option()] = _D.seed,
     db: Annotated[Path, typer.Option(help="SQLite store file.")] = Path(DEFAULT_DB),
     resume: Annotated[
         str | None, typer.Option(help="Continue a stopped run (id or 'latest').")
@@ -86,7 +92,7 @@ def scan(  # noqa: C901 - still to move into runner/
     ] = False,
     max_compositions: Annotated[
         int, typer.Option(min=1, help="Most compositions --transform-product adds.")
-    ] = 64,
+    ] = _D.max_compositions,
     max_requests: Annotated[
         int | None, typer.Option(min=1, help="Stop (resumable) after N target requests.")
     ] = None,
@@ -126,11 +132,6 @@ def scan(  # noqa: C901 - still to move into runner/
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Scan a target with a suite; store every answer and verdict; report the rates."""
-    from harmscope.report import render_summary, write_html
-    from harmscope.runner import scan_async
-    from harmscope.store import SQLiteStore
-
-    provider = target.partition("/")[0]
     if multiturn not in ("scripted", "live"):
         fail(f"--multiturn must be scripted or live, not {multiturn!r}")
     http = _http_settings(timeout, retries, max_retry_wait)
@@ -140,8 +141,8 @@ def scan(  # noqa: C901 - still to move into runner/
         suite=suite,
         limit=limit,
         seed=seed,
-        concurrency=concurrency or DEFAULT_CONCURRENCY.get(provider, 8),
-        judges=tuple(judge or ("keyword",)),
+        concurrency=concurrency,
+        judges=tuple(judge or _D.judges),
         judge_check=None if judge_check.lower() == "none" else judge_check,
         multiturn="live" if multiturn == "live" else "scripted",
         transforms=tuple(t.strip() for t in (transforms or "").split(",") if t.strip()),
@@ -158,15 +159,43 @@ def scan(  # noqa: C901 - still to move into runner/
             system_prompt=system_prompt,
         ),
     )
-    bar = Progress(
+    summary = _run(
+        config,
+        db=db,
+        resume=resume,
+        data_dir=data_dir,
+        budget=Budget(max_requests, max_tokens) if resume else None,
+        overrides=http,
+        use_cache=not no_cache,
+        quiet=as_json,
+    )
+    _report(summary, db=db, report_dir=report_dir, as_json=as_json)
+
+
+def _progress_bar(quiet: bool) -> Progress:
+    """The scan's progress bar on stderr (gone when done if ``quiet``)."""
+    return Progress(
         TextColumn("[bold]scan"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("errors {task.fields[errors]}  cached {task.fields[cached]}"),
         TimeElapsedColumn(),
         console=err,
-        transient=as_json,
+        transient=quiet,
     )
+
+
+def _run(
+    config: RunConfig, *, db: Path, resume: str | None, quiet: bool, **options: Any
+) -> RunSummary:
+    """:func:`~harmscope.runner.scan_async` with the plan, a progress bar and a clean stop.
+
+    Ctrl-C or SIGTERM stops the run (stored as ``stopped``) and exits with 128 + the signal
+    and the command that continues it.
+    """
+    from harmscope.runner import scan_async
+
+    bar = _progress_bar(quiet)
     task = bar.add_task("scan", total=None, errors=0, cached=0)
 
     def plan(e: Estimate) -> None:  # the run is set up: show the plan, then the bar
@@ -182,17 +211,9 @@ def scan(  # noqa: C901 - still to move into runner/
     terminated: list[int] = []
     try:
         with _sigterm_as_interrupt(terminated):
-            summary = asyncio.run(
+            return asyncio.run(
                 scan_async(
-                    config,
-                    db=db,
-                    resume=resume,
-                    data_dir=data_dir,
-                    on_progress=progress,
-                    on_estimate=plan,
-                    budget=(max_requests, max_tokens) if resume else None,
-                    overrides=http,
-                    use_cache=not no_cache,
+                    config, db=db, resume=resume, on_progress=progress, on_estimate=plan, **options
                 )
             )
     except KeyboardInterrupt:
@@ -203,19 +224,33 @@ def scan(  # noqa: C901 - still to move into runner/
     finally:
         if bar.live.is_started:
             bar.stop()
-    with SQLiteStore(db) as store:
-        results = store.results(summary.run_id)
+
+
+def _write_report(
+    summary: RunSummary, results: list[CaseResult], db: Path, report_dir: Path
+) -> tuple[Path | None, str | None]:
+    """The HTML report's path, or why it could not be written (the run itself is stored)."""
+    from harmscope.report import write_html
+
     try:
-        report: Path | None = write_html(summary, results, report_dir)
-        report_error = None
+        return write_html(summary, results, report_dir), None
     except (OSError, HarmscopeError) as exc:
-        report = None
         why = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
-        report_error = (
+        return None, (
             f"run {summary.run_id} is {summary.status} in {db}, but its report could not be "
             f"written to {report_dir} ({why}); write it later with: harmscope report --db {db} "
             f"--out DIR {summary.run_id}"
         )
+
+
+def _report(summary: RunSummary, *, db: Path, report_dir: Path, as_json: bool) -> None:
+    """Print the summary (or its JSON) and the report's path; fail if nothing was answered."""
+    from harmscope.report import render_summary
+    from harmscope.store import SQLiteStore
+
+    with SQLiteStore(db) as store:
+        results = store.results(summary.run_id)
+    report, report_error = _write_report(summary, results, db, report_dir)
     if as_json:
         print_json({**summary.model_dump(mode="json"), "report": report and str(report)})
     else:

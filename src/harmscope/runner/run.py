@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
+from harmscope._sync import synchronous
 from harmscope.config import RunConfig
-from harmscope.errors import RunBusyError
+from harmscope.errors import NotFoundError, RunBusyError
 from harmscope.judges.base import Judge
 from harmscope.judges.error import CorrectedMetrics, correct_metrics
 from harmscope.metrics import CaseResult, Metrics, compute_metrics
@@ -31,7 +32,7 @@ from harmscope.runner.conversation import (
     play,
 )
 from harmscope.store.sqlite import RunStatus, SQLiteStore, cache_key, lease_owner
-from harmscope.targets.base import Target, cache_tag
+from harmscope.targets.base import DEFAULT_CONCURRENCY, Target, cache_tag
 from harmscope.transforms.effects import TransformMetrics, per_transform
 
 __all__ = ["Progress", "RunSummary", "run", "run_async", "stored_judge_error", "summarize"]
@@ -216,6 +217,7 @@ async def run_async(
         ValueError: ``judge_error`` does not name the judge and task it measured.
     """
     judge_ids = [j.id for j in judges]
+    config = with_concurrency(config)
     if judge_error is not None and (judge_error.judge_id is None or judge_error.task is None):
         raise ValueError("a run's judge error must name the judge and the task it measured")
     store.check_writable()
@@ -265,7 +267,7 @@ class _Work:
         self.run_id, self.use_cache, self.on_progress = run_id, use_cache, on_progress
         self.stats = {"done": 0, "errors": 0, "cached": 0, "skipped": 0}
         self.total = 0
-        self.sem = asyncio.Semaphore(config.concurrency)
+        self.sem = asyncio.Semaphore(config.concurrency or 1)
         self.budget = _budget(config)
         # what tells this system under test from another with the same id (an endpoint URL,
         # a latent probe whose signals the answers carry); never a secret
@@ -374,12 +376,23 @@ async def _heartbeat(
             return
 
 
+def with_concurrency(config: RunConfig) -> RunConfig:
+    """``config`` with its target provider's default concurrency where it names none."""
+    if config.concurrency is not None:
+        return config
+    from harmscope.targets import default_concurrency
+
+    try:
+        default = default_concurrency(config.target)
+    except NotFoundError:  # a target object built outside the registry
+        default = DEFAULT_CONCURRENCY
+    return config.model_copy(update={"concurrency": default})
+
+
 def _budget(config: RunConfig) -> Budget | None:
     if config.max_requests is None and config.max_tokens is None:
         return None
     return Budget(max_requests=config.max_requests, max_tokens=config.max_tokens)
 
 
-def run(config: RunConfig, **kwargs: object) -> RunSummary:
-    """Synchronous wrapper around :func:`run_async` (same arguments)."""
-    return asyncio.run(run_async(config, **kwargs))  # type: ignore[arg-type]
+run = synchronous(run_async)

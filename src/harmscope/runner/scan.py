@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harmscope._sync import synchronous
 from harmscope.config import RunConfig
 from harmscope.errors import StoreError
 from harmscope.records import Case
-from harmscope.runner.budget import Estimate
-from harmscope.runner.run import Progress, RunSummary, run_async
+from harmscope.runner.budget import Budget, Estimate
+from harmscope.runner.run import Progress, RunSummary, run_async, with_concurrency
 from harmscope.store.sqlite import SQLiteStore
 
 __all__ = ["scan", "scan_async"]
@@ -25,14 +25,14 @@ async def scan_async(
     data_dir: str | Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
-    budget: tuple[int | None, int | None] | None = None,
+    budget: Budget | None = None,
     overrides: Mapping[str, Any] | None = None,
     use_cache: bool = True,
 ) -> RunSummary:
     """Run ``config`` (or resume run ``resume`` with its stored config) into the store ``db``.
 
     ``on_estimate`` receives the cost estimate of the cases still to run before any request
-    is sent. ``budget`` (max requests, max tokens) replaces the stored caps when resuming, and
+    is sent. ``budget``'s caps (max requests, max tokens) replace the stored ones when resuming, and
     so do ``overrides`` (config fields such as ``timeout_s``, ``retries``,
     ``max_retry_wait_s``). ``use_cache=False`` neither reads nor writes the response cache.
 
@@ -56,7 +56,8 @@ async def scan_async(
             config = store.run(resume).config
             store.check_writable()
         if budget is not None:
-            config = config.model_copy(update={"max_requests": budget[0], "max_tokens": budget[1]})
+            caps = {"max_requests": budget.max_requests, "max_tokens": budget.max_tokens}
+            config = config.model_copy(update=caps)
         if overrides:
             config = config.model_copy(update=dict(overrides))
     judges = [load_judge(name) for name in config.judges]
@@ -65,7 +66,8 @@ async def scan_async(
         from harmscope.judges.error import measure_async
 
         judge_error = await measure_async(judges[0], config.judge_check)
-    target = create_target(config.target, base_url=config.base_url, config=config)
+    config = with_concurrency(config)
+    target = create_target(config.target, config.target_options())
     try:
         with SQLiteStore(db) as store:
             return await run_async(
@@ -115,6 +117,4 @@ def _cases(config: RunConfig, data_dir: str | Path | None) -> tuple[list[Case], 
     return cases, suite.ref
 
 
-def scan(config: RunConfig, **kwargs: object) -> RunSummary:
-    """Synchronous :func:`scan_async`."""
-    return asyncio.run(scan_async(config, **kwargs))  # type: ignore[arg-type]
+scan = synchronous(scan_async)

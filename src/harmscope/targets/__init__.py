@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.registry import Registry
-from harmscope.targets.base import Target, parse_target
+from harmscope.targets.base import Target, TargetProvider, parse_target, provider_of
 
-__all__ = ["Target", "TargetFactory", "create_target", "parse_target", "registry"]
+__all__ = [
+    "Target",
+    "TargetFactory",
+    "TargetOptions",
+    "TargetProvider",
+    "create_target",
+    "default_concurrency",
+    "parse_target",
+    "registry",
+]
 
 TargetFactory = Callable[..., Target]
-"""``factory(model, *, base_url=None, config=None) -> Target``."""
+"""A :class:`TargetProvider`, or a bare ``factory(model, options) -> Target``."""
 
 registry: Registry[TargetFactory] = Registry("target")
 registry.add_lazy("echo", "harmscope.targets.echo:create")
@@ -26,13 +35,25 @@ registry.add_lazy("openai", "harmscope.targets.openai:create")
 
 
 def create_target(
-    spec: str, *, base_url: str | None = None, config: RunConfig | None = None
+    spec: str, options: TargetOptions | None = None, *, base_url: str | None = None
 ) -> Target:
-    """Build the target named by ``provider/model``.
+    """Build the target named by ``provider/model`` (``base_url`` overrides the options').
 
     Raises:
         NotFoundError: Unknown provider.
         TargetError: The target could not be built (model missing, bad URL...).
     """
     provider, model = parse_target(spec)
-    return registry.get(provider)(model, base_url=base_url, config=config)
+    options = options or TargetOptions()
+    if base_url is not None:
+        options = options.model_copy(update={"base_url": base_url})
+    return provider_of(registry.get(provider))(model, options)
+
+
+def default_concurrency(spec: str) -> int:
+    """Requests a scan of ``provider/model`` keeps in flight unless told otherwise.
+
+    Raises:
+        NotFoundError: Unknown provider.
+    """
+    return provider_of(registry.get(parse_target(spec)[0])).concurrency

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from harmscope.config import TargetOptions
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 
-__all__ = ["CacheKeyed", "Target", "cache_tag", "parse_target"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "CacheKeyed",
+    "Target",
+    "TargetProvider",
+    "cache_tag",
+    "parse_target",
+    "provider_of",
+]
 
 
 @runtime_checkable
@@ -53,6 +64,37 @@ class CacheKeyed(Protocol):
 def cache_tag(target: object) -> str:
     """``target``'s cache tag, or ``""`` for a target identified by its ``id`` alone."""
     return target.cache_tag if isinstance(target, CacheKeyed) else ""
+
+
+DEFAULT_CONCURRENCY = 8
+"""Requests in flight for a target whose provider names no default."""
+
+
+@dataclass(frozen=True)
+class TargetProvider:
+    """A target factory and what ``harmscope targets`` and ``scan`` need to know of it.
+
+    Calling it builds a target: ``provider("model", options)``. A plugin may register a bare
+    factory ``(model, options) -> Target`` instead; :func:`provider_of` gives it the defaults.
+    """
+
+    create: Callable[[str, TargetOptions], Target]
+    """Builds the target for a model name and the options (the HTTP settings, the probe...)."""
+    description: str
+    """One line: the ``provider/model`` forms it takes and what they are."""
+    concurrency: int = DEFAULT_CONCURRENCY
+    """Requests a scan keeps in flight by default (a local model's batch size)."""
+
+    def __call__(self, model: str, options: TargetOptions | None = None) -> Target:
+        """Build the target for ``model``."""
+        return self.create(model, options or TargetOptions())
+
+
+def provider_of(factory: Callable[..., Target]) -> TargetProvider:
+    """``factory`` as a :class:`TargetProvider` (a bare plugin factory gets the defaults)."""
+    if isinstance(factory, TargetProvider):
+        return factory
+    return TargetProvider(factory, description="plugin")
 
 
 def parse_target(spec: str) -> tuple[str, str]:

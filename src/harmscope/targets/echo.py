@@ -7,9 +7,10 @@ claims to test a model.
 
 from __future__ import annotations
 
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
+from harmscope.targets.base import TargetProvider
 
 __all__ = ["EchoTarget", "create"]
 
@@ -43,8 +44,11 @@ class EchoTarget:
         """Nothing to release."""
 
 
-def create(
-    model: str, *, base_url: str | None = None, config: RunConfig | None = None
-) -> EchoTarget:
-    """Factory for ``echo/<mode>``."""
+def _create(model: str, options: TargetOptions) -> EchoTarget:
     return EchoTarget(model)
+
+
+create = TargetProvider(
+    _create, "echo/repeat|refuse|comply — deterministic fake for plumbing", concurrency=64
+)
+"""Factory for ``echo/<mode>``."""

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harmscope.batching import MicroBatcher
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
+from harmscope.targets.base import TargetProvider
 from harmscope.targets.models import LoadedModel, load_model
 
 if TYPE_CHECKING:
@@ -358,17 +359,22 @@ def resolve_latent_probe(choice: str | None, model_id: str) -> LatentProbe | Non
     return probe
 
 
-def create(model: str, *, base_url: str | None = None, config: RunConfig | None = None) -> HFTarget:
+def _create(model: str, options: TargetOptions) -> HFTarget:
     """Factory for ``hf/<alias|path|hub id>``; loads the model now.
 
-    The latent probe comes from ``config.latent_probe`` (see :func:`resolve_latent_probe`).
+    The latent probe comes from ``options.latent_probe`` (see :func:`resolve_latent_probe`).
 
     Raises:
         TargetError: A base URL was given, the model cannot be loaded, or the probe is unusable.
     """
-    if base_url is not None:
+    if options.base_url is not None:
         raise TargetError("hf/ targets run in-process and take no base URL; use openai/<model>")
     target = HFTarget(model)
-    choice = config.latent_probe if config is not None else None
-    target.latent = resolve_latent_probe(choice, target.loaded.model_id)
+    target.latent = resolve_latent_probe(options.latent_probe, target.loaded.model_id)
     return target
+
+
+create = TargetProvider(
+    _create, "hf/<alias|path|hub id> — local transformers model, GGUF included", concurrency=32
+)
+"""Factory for ``hf/<alias|path|hub id>`` (the concurrency is the generation batch size)."""

@@ -20,9 +20,10 @@ from typing import Any
 
 import httpx
 
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
+from harmscope.targets.base import TargetProvider
 
 __all__ = ["API_KEY_ENVS", "DEFAULT_MAX_RETRY_WAIT_S", "OpenAITarget", "create"]
 
@@ -215,16 +216,21 @@ def _retry_after(r: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def create(
-    model: str, *, base_url: str | None = None, config: RunConfig | None = None
-) -> OpenAITarget:
-    """Factory for ``openai/<model>``."""
-    config = config or RunConfig()
+def _create(model: str, options: TargetOptions) -> OpenAITarget:
     return OpenAITarget(
         model,
-        base_url=base_url or config.base_url,
-        timeout_s=config.timeout_s,
-        retries=config.retries,
-        max_retry_wait_s=config.max_retry_wait_s,
-        max_connections=max(config.concurrency, 8),
+        base_url=options.base_url,
+        timeout_s=options.timeout_s,
+        retries=options.retries,
+        max_retry_wait_s=options.max_retry_wait_s,
+        max_connections=max(options.concurrency or _CONCURRENCY, 8),
     )
+
+
+_CONCURRENCY = 16
+create = TargetProvider(
+    _create,
+    "openai/<model> --base-url URL — any OpenAI-compatible chat endpoint",
+    concurrency=_CONCURRENCY,
+)
+"""Factory for ``openai/<model>``."""

@@ -24,7 +24,7 @@ from harmscope.attacks import (
     run_attack_sync,
     should_refuse_cases,
 )
-from harmscope.config import RunConfig
+from harmscope.config import TargetOptions
 from harmscope.judges import load_judge
 from harmscope.records import Case, GenerationParams
 from harmscope.runner.budget import Budget
@@ -81,7 +81,7 @@ def _attack_sync(url: str, suite: Path, out: Path, **kwargs: Any) -> AttackResul
         _cases(suite),
         [t for spec in TRANSFORMS.split(",") for t in resolve(spec)],
         judge=load_judge("keyword"),
-        config=RunConfig(target="openai/scripted", base_url=f"{url}/v1"),
+        options=TargetOptions(base_url=f"{url}/v1"),
         params=CLI_PARAMS,
         out=out,
         **kwargs,
@@ -103,11 +103,7 @@ def test_run_attack_from_python_counts_the_rows_it_writes(tmp_path: Path, suite:
     starts: list[AttackStart] = []
 
     async def main(url: str) -> AttackResult:
-        target = create_target(
-            "openai/scripted",
-            base_url=f"{url}/v1",
-            config=RunConfig(target="openai/scripted", base_url=f"{url}/v1"),
-        )
+        target = create_target("openai/scripted", base_url=f"{url}/v1")
         try:
             return await run_attack(
                 target,
@@ -151,7 +147,7 @@ def test_a_callback_alone_is_a_sink(tmp_path: Path, suite: Path) -> None:
             _cases(suite),
             resolve("format.pseudocode"),
             judge=load_judge("keyword"),
-            config=RunConfig(target="openai/scripted", base_url=f"{url}/v1"),
+            options=TargetOptions(base_url=f"{url}/v1"),
             on_row=seen.append,
         )
     assert [r.stop_reason for r in seen] == ["success"] * 3 and seen == result.rows
