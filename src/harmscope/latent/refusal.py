@@ -27,45 +27,19 @@ import numpy as np
 import numpy.typing as npt
 
 from harmscope.errors import HarmscopeError
+from harmscope.latent import refusal_score as _score
 from harmscope.latent.directions import DiffInMeans
 from harmscope.latent.positions import TemplateLayout, template_layout
+from harmscope.latent.refusal_score import *  # noqa: F403 - re-exported: see __all__
 from harmscope.latent.refusal_score import (
-    REFUSAL_STARTS,
     RefusalPhrases,
-    behaviour_mask,
-    behaviour_mask_of,
-    discover_refusal_phrases,
     kl_divergence,
-    next_token_logprobs,
     phrase_log_odds,
     phrase_logprobs,
-    refusal_log_odds,
-    refusal_openings,
-    refusal_phrases_for,
-    refusal_scores,
-    refusal_token_ids,
 )
 
-__all__ = [
-    "Candidate",
-    "REFUSAL_STARTS",
-    "RefusalNotMeasurable",
-    "RefusalPhrases",
-    "RefusalSelection",
-    "behaviour_mask",
-    "behaviour_mask_of",
-    "discover_refusal_phrases",
-    "kl_divergence",
-    "next_token_logprobs",
-    "phrase_log_odds",
-    "phrase_logprobs",
-    "refusal_log_odds",
-    "refusal_openings",
-    "refusal_phrases_for",
-    "refusal_scores",
-    "refusal_token_ids",
-    "select_refusal_direction",
-]
+__all__ = ["Candidate", "RefusalNotMeasurable", "RefusalSelection", "select_refusal_direction"]
+__all__ += _score.__all__
 
 log = logging.getLogger(__name__)
 
