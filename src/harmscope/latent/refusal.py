@@ -37,6 +37,7 @@ from harmscope.latent.refusal_score import (
     phrase_log_odds,
     phrase_logprobs,
 )
+from harmscope.latent.results import CandidateScore
 
 __all__ = ["Candidate", "RefusalNotMeasurable", "RefusalSelection", "select_refusal_direction"]
 __all__ += _score.__all__
@@ -64,22 +65,8 @@ class RefusalNotMeasurable(HarmscopeError):
         return self.harmful - self.harmless
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One candidate refusal direction and its selection scores."""
-
-    layer: int
-    """Decoder block it was read at."""
-    position: int
-    """Negative offset from the prompt's end (-1 = last template token)."""
-    bypass: float
-    """Mean refusal score (log-odds) on harmful prompts with the direction ablated."""
-    induce: float
-    """Mean refusal score (log-odds) on harmless prompts with the vector added."""
-    kl: float
-    """Mean KL on harmless prompts, base vs ablated."""
-    passed: bool
-    """Whether it passed the layer, induce and KL filters."""
+Candidate = CandidateScore
+"""One candidate refusal direction and its selection scores, as the fit reports them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,4 +214,5 @@ def _candidate(
         induce = float(score(harmless_val)[1].mean())
     kl = float(kl_divergence(base_safe, safe_abl).mean())
     log.info("layer %d pos %d: bypass %.2f induce %.2f kl %.3f", layer, off, bypass, induce, kl)
-    return Candidate(layer, off, bypass, induce, kl, induce > min_induce and kl < kl_max)
+    passed = induce > min_induce and kl < kl_max
+    return Candidate(layer=layer, position=off, bypass=bypass, induce=induce, kl=kl, passed=passed)
