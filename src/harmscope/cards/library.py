@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harmscope._yaml import safe_load
-from harmscope.cards.model import Categorisation, ExamplePair, RiskCard
+from harmscope.cards.model import CardKind, Categorisation, ExamplePair, RiskCard
 from harmscope.errors import DataError
 from harmscope.taxonomy import Taxonomy, load_taxonomy
 
@@ -29,6 +29,20 @@ class _Entry(BaseModel):
     actors: tuple[str, ...] = ()
     actions_required: tuple[str, ...] = ()
     examples: tuple[ExamplePair, ...] = ()
+
+    def card(self, card_id: str, kind: CardKind, categorisation: Categorisation) -> RiskCard:
+        """The unmeasured card of this entry, as ``card_id``."""
+        return RiskCard(
+            id=card_id,
+            kind=kind,
+            title=self.title,
+            description=self.description,
+            categorisation=categorisation,
+            harm_types=self.harm_types,
+            actors=self.actors,
+            actions_required=self.actions_required,
+            example_pairs=self.examples,
+        )
 
 
 class _CategoryEntry(_Entry):
@@ -107,26 +121,26 @@ class Library:
             out[scheme] = tuple(codes)
         return out
 
+    def _categorisation(
+        self, categories: tuple[str, ...], area: str | None, risks: tuple[str, ...]
+    ) -> Categorisation:
+        """A card on ``categories``: Weidinger area code ``area`` and ``risks``, crosswalked."""
+        return Categorisation(
+            harmscope=categories,
+            weidinger_area=self._area(area),
+            weidinger_risks=risks,
+            **self._placement(categories),
+        )
+
     def category_card(self, category_id: str) -> RiskCard:
         """The unmeasured card of a harmscope category."""
-        e = self._cats[category_id]
         area = self.taxonomy.from_harmscope(category_id, "weidinger")
-        return RiskCard(
-            id=f"harmscope.{category_id}",
-            kind="category",
-            title=e.title,
-            description=e.description,
-            categorisation=Categorisation(
-                harmscope=(category_id,),
-                weidinger_area=self._area(area[0] if area else None),
-                weidinger_risks=tuple(self.risk_name(k) for k in self.risks_of(category_id)),
-                **self._placement((category_id,)),
-            ),
-            harm_types=e.harm_types,
-            actors=e.actors,
-            actions_required=e.actions_required,
-            example_pairs=e.examples,
+        where = self._categorisation(
+            (category_id,),
+            area[0] if area else None,
+            tuple(self.risk_name(k) for k in self.risks_of(category_id)),
         )
+        return self._cats[category_id].card(f"harmscope.{category_id}", "category", where)
 
     def over_refusal_card(self, category_id: str) -> RiskCard:
         """The paired card: safe look-alike requests in the category that get refused."""
@@ -153,22 +167,8 @@ class Library:
     def risk_card(self, key: str) -> RiskCard:
         """The unmeasured card of a Weidinger et al. risk."""
         e = self._risks[key]
-        return RiskCard(
-            id=f"weidinger.{key}",
-            kind="weidinger_risk",
-            title=e.title,
-            description=e.description,
-            categorisation=Categorisation(
-                harmscope=e.harmscope,
-                weidinger_area=self._area(key.split(".")[0]),
-                weidinger_risks=(self.risk_name(key),),
-                **self._placement(e.harmscope),
-            ),
-            harm_types=e.harm_types,
-            actors=e.actors,
-            actions_required=e.actions_required,
-            example_pairs=e.examples,
-        )
+        where = self._categorisation(e.harmscope, key.split(".")[0], (self.risk_name(key),))
+        return e.card(f"weidinger.{key}", "weidinger_risk", where)
 
 
 def _read(text: str, where: str) -> _LibraryFile:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from harmscope.cli._common import out, print_json
+from harmscope.cli._options import DbOption, JudgeErrorOption, RedactOption
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["cards"]
@@ -15,7 +16,7 @@ __all__ = ["cards"]
 
 def cards(
     run: Annotated[str, typer.Argument(help="Run id or 'latest'.")] = "latest",
-    db: Annotated[Path, typer.Option(help="SQLite store file.")] = Path(DEFAULT_DB),
+    db: DbOption = Path(DEFAULT_DB),
     scenario: Annotated[
         Path | None, typer.Option(help="Deployment scenario YAML with thresholds.")
     ] = None,
@@ -32,13 +33,8 @@ def cards(
     over_refusal_examples: Annotated[
         int, typer.Option(min=0, help="Refused safe cases listed per over-refusal card.")
     ] = 10,
-    judge_error: Annotated[
-        Path | None,
-        typer.Option(help="JSON from 'harmscope judge eval --json' for the primary judge."),
-    ] = None,
-    redact: Annotated[
-        bool, typer.Option(help="Redact example text (it is always truncated).")
-    ] = True,
+    judge_error: JudgeErrorOption = None,
+    redact: RedactOption = True,
     all_cards: Annotated[
         bool, typer.Option("--all", help="Include cards with no case in the run.")
     ] = False,

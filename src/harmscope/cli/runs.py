@@ -15,11 +15,10 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import out, print_json
+from harmscope.cli._options import DbOption, JudgeErrorOption, RedactOption
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["export", "list_runs", "report"]
-
-DbOption = Annotated[Path, typer.Option(help="SQLite store file.")]
 
 
 def _open(db: Path):  # type: ignore[no-untyped-def]
@@ -69,13 +68,8 @@ def report(
     scenario: Annotated[
         Path | None, typer.Option(help="Deployment scenario YAML to read the cards against.")
     ] = None,
-    judge_error: Annotated[
-        Path | None,
-        typer.Option(help="JSON from 'harmscope judge eval --json' for the primary judge."),
-    ] = None,
-    redact: Annotated[
-        bool, typer.Option(help="Redact example text (it is always truncated).")
-    ] = True,
+    judge_error: JudgeErrorOption = None,
+    redact: RedactOption = True,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing file named by --out FILE.html.")
     ] = False,

@@ -27,45 +27,20 @@ import numpy as np
 import numpy.typing as npt
 
 from harmscope.errors import HarmscopeError
+from harmscope.latent import refusal_score as _score
 from harmscope.latent.directions import DiffInMeans
 from harmscope.latent.positions import TemplateLayout, template_layout
+from harmscope.latent.refusal_score import *  # noqa: F403 - re-exported: see __all__
 from harmscope.latent.refusal_score import (
-    REFUSAL_STARTS,
     RefusalPhrases,
-    behaviour_mask,
-    behaviour_mask_of,
-    discover_refusal_phrases,
     kl_divergence,
-    next_token_logprobs,
     phrase_log_odds,
     phrase_logprobs,
-    refusal_log_odds,
-    refusal_openings,
-    refusal_phrases_for,
-    refusal_scores,
-    refusal_token_ids,
 )
+from harmscope.latent.results import CandidateScore
 
-__all__ = [
-    "Candidate",
-    "REFUSAL_STARTS",
-    "RefusalNotMeasurable",
-    "RefusalPhrases",
-    "RefusalSelection",
-    "behaviour_mask",
-    "behaviour_mask_of",
-    "discover_refusal_phrases",
-    "kl_divergence",
-    "next_token_logprobs",
-    "phrase_log_odds",
-    "phrase_logprobs",
-    "refusal_log_odds",
-    "refusal_openings",
-    "refusal_phrases_for",
-    "refusal_scores",
-    "refusal_token_ids",
-    "select_refusal_direction",
-]
+__all__ = ["Candidate", "RefusalNotMeasurable", "RefusalSelection", "select_refusal_direction"]
+__all__ += _score.__all__
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +65,8 @@ class RefusalNotMeasurable(HarmscopeError):
         return self.harmful - self.harmless
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One candidate refusal direction and its selection scores."""
-
-    layer: int
-    """Decoder block it was read at."""
-    position: int
-    """Negative offset from the prompt's end (-1 = last template token)."""
-    bypass: float
-    """Mean refusal score (log-odds) on harmful prompts with the direction ablated."""
-    induce: float
-    """Mean refusal score (log-odds) on harmless prompts with the vector added."""
-    kl: float
-    """Mean KL on harmless prompts, base vs ablated."""
-    passed: bool
-    """Whether it passed the layer, induce and KL filters."""
+Candidate = CandidateScore
+"""One candidate refusal direction and its selection scores, as the fit reports them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,4 +214,5 @@ def _candidate(
         induce = float(score(harmless_val)[1].mean())
     kl = float(kl_divergence(base_safe, safe_abl).mean())
     log.info("layer %d pos %d: bypass %.2f induce %.2f kl %.3f", layer, off, bypass, induce, kl)
-    return Candidate(layer, off, bypass, induce, kl, induce > min_induce and kl < kl_max)
+    passed = induce > min_induce and kl < kl_max
+    return Candidate(layer=layer, position=off, bypass=bypass, induce=induce, kl=kl, passed=passed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from harmscope.latent.options import FitOptions
 from harmscope.latent.prompts import LabelledPrompt
 from harmscope.latent.refusal import RefusalNotMeasurable, RefusalSelection
 from harmscope.latent.refusal_score import RefusalPhrases
-from harmscope.latent.results import CandidateScore, PhraseSummary, RefusalFit
+from harmscope.latent.results import PhraseSummary, RefusalFit
 
 __all__ = ["fit_refusal"]
 
@@ -118,7 +117,7 @@ def fit_refusal(
         n_fit={"harmful": dim.n_harmful_, "harmless": dim.n_harmless_},
         baseline_harmful_log_odds=sel.baseline_harmful,
         baseline_harmless_log_odds=sel.baseline_harmless,
-        candidates=[CandidateScore(**asdict(c)) for c in sel.candidates],
+        candidates=list(sel.candidates),
     )
     if not sel.filtered:
         reason = (

@@ -126,14 +126,21 @@ class PhraseSummary(_Result):
 
 
 class CandidateScore(_Result):
-    """One scored refusal candidate."""
+    """One candidate refusal direction and its selection scores."""
 
+    model_config = ConfigDict(frozen=True)
     layer: int
+    """Decoder block it was read at."""
     position: int
+    """Negative offset from the prompt's end (-1 = last template token)."""
     bypass: float
+    """Mean refusal score (log-odds) on harmful prompts with the direction ablated."""
     induce: float
+    """Mean refusal score (log-odds) on harmless prompts with the vector added."""
     kl: float
+    """Mean KL on harmless prompts, base vs ablated."""
     passed: bool
+    """Whether it passed the layer, induce and KL filters."""
 
 
 class RefusalFit(_Result):
