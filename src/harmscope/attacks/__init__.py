@@ -5,48 +5,8 @@
 
 from __future__ import annotations
 
-from harmscope.attacks.adaptive import (
-    Attempt,
-    SearchResult,
-    StopReason,
-    SuccessStats,
-    adaptive_search,
-    full_compliance,
-    search_cases,
-    search_plan,
-    stats_from_paths,
-)
-from harmscope.attacks.run import (
-    AttackPlan,
-    AttackResult,
-    AttackRow,
-    AttackStart,
-    AttackStep,
-    RankedTransform,
-    read_paths,
-    run_attack,
-    run_attack_sync,
-    should_refuse_cases,
-)
+from harmscope.attacks import adaptive, run
+from harmscope.attacks.adaptive import *  # noqa: F403 - the package exports both modules' names
+from harmscope.attacks.run import *  # noqa: F403
 
-__all__ = [
-    "AttackPlan",
-    "AttackResult",
-    "AttackRow",
-    "AttackStart",
-    "AttackStep",
-    "Attempt",
-    "RankedTransform",
-    "SearchResult",
-    "StopReason",
-    "SuccessStats",
-    "adaptive_search",
-    "full_compliance",
-    "read_paths",
-    "run_attack",
-    "run_attack_sync",
-    "search_cases",
-    "search_plan",
-    "should_refuse_cases",
-    "stats_from_paths",
-]
+__all__ = [*adaptive.__all__, *run.__all__]

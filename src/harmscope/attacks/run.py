@@ -13,16 +13,16 @@ finished search for are skipped, and the statistics restart from the attempts it
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harmscope._sync import synchronous
 from harmscope.attacks.adaptive import (
     SearchResult,
     StopReason,
@@ -255,7 +255,7 @@ def should_refuse_cases(
 
 
 async def run_attack(
-    target: Target,
+    target: Target | str,
     cases: Sequence[Case],
     transforms: Sequence[Transform],
     *,
@@ -268,11 +268,13 @@ async def run_attack(
     on_start: Callable[[AttackStart], None] | None = None,
     on_row: Callable[[AttackRow], None] | None = None,
     target_name: str | None = None,
+    options: TargetOptions | None = None,
 ) -> AttackResult:
     """Search transforms until ``target`` complies, for each of ``cases`` it refuses.
 
     Args:
-        target: The system under test (not closed here).
+        target: The system under test (not closed here), or its ``provider/model`` name: it
+            is then built with ``options`` and closed at the end.
         cases: The cases to attack (usually :func:`should_refuse_cases`).
         transforms: The transforms to try (and, with ``max_depth`` 2, their ordered pairs).
         judge: Decides success (a full compliance).
@@ -283,7 +285,8 @@ async def run_attack(
         resume: Read ``out`` first: skip its finished cases, restart from its statistics.
         on_start: Called with the plan before the first request.
         on_row: Called with each case's row as the case ends.
-        target_name: The result's ``target`` (default: ``target.id``).
+        target_name: The result's ``target`` (default: the name given, or ``target.id``).
+        options: How a target given by name is built (its ``base_url``, timeout, retries).
 
     Returns:
         The counts over every asked-for case's row (resumed ones included).
@@ -294,34 +297,40 @@ async def run_attack(
     """
     if resume and out is None:
         raise ValueError("resume needs the out file to resume from")
-    budget = budget if budget is not None else Budget()
-    params = params or GenerationParams()
-    earlier = read_paths(out) if resume and out is not None else {}
-    done = _finished(out, earlier) if out is not None else {}
-    stats = stats_from_paths(earlier.values())
-    todo = [c for c in cases if c.id not in done]
-    estimate = search_plan(todo, transforms, max_depth=max_depth, params=params)
-    plan = AttackPlan(requests=estimate.requests, max_total_tokens=estimate.max_total_tokens)
-    if on_start is not None:
-        on_start(AttackStart(len(todo), len(done), plan))
-    rows = await _search(
-        todo, target, judge, transforms, budget=budget, params=params, stats=stats,
-        max_depth=max_depth, out=out, on_row=on_row,
-    )  # fmt: skip
-    ids = {c.id for c in cases}
-    return AttackResult.summarize(
-        [row for cid, row in done.items() if cid in ids] + rows,
-        len(cases),
-        target=target_name if target_name is not None else target.id,
-        judge=judge.id,
-        resumed=len(done) if resume else None,
-        ranking=[
-            RankedTransform(transform=t, attempts=n, successes=stats.successes.get(t, 0))
-            for t, _, n in stats.ranking()
-        ],
-        plan=plan,
-        paths=str(out) if out is not None else None,
-    )
+    async with AsyncExitStack() as stack:
+        if isinstance(target, str):
+            target_name = target_name or target
+            target = create_target(target, options)
+            stack.push_async_callback(target.aclose)
+        budget = budget or Budget()
+        params = params or GenerationParams()
+        target_name = target_name or target.id
+        earlier = read_paths(out) if resume and out is not None else {}
+        done = _finished(out, earlier) if out is not None else {}
+        stats = stats_from_paths(earlier.values())
+        todo = [c for c in cases if c.id not in done]
+        estimate = search_plan(todo, transforms, max_depth=max_depth, params=params)
+        plan = AttackPlan(requests=estimate.requests, max_total_tokens=estimate.max_total_tokens)
+        if on_start is not None:
+            on_start(AttackStart(len(todo), len(done), plan))
+        rows = await _search(
+            todo, target, judge, transforms, budget=budget, params=params, stats=stats,
+            max_depth=max_depth, out=out, on_row=on_row,
+        )  # fmt: skip
+        ids = {c.id for c in cases}
+        return AttackResult.summarize(
+            [row for cid, row in done.items() if cid in ids] + rows,
+            len(cases),
+            target=target_name,
+            judge=judge.id,
+            resumed=len(done) if resume else None,
+            ranking=[
+                RankedTransform(transform=t, attempts=n, successes=stats.successes.get(t, 0))
+                for t, _, n in stats.ranking()
+            ],
+            plan=plan,
+            paths=str(out) if out is not None else None,
+        )
 
 
 async def _search(
@@ -358,36 +367,4 @@ async def _search(
     return rows
 
 
-def run_attack_sync(
-    target: str,
-    cases: Sequence[Case],
-    transforms: Sequence[Transform],
-    *,
-    judge: Judge,
-    options: TargetOptions | None = None,
-    budget: Budget | None = None,
-    params: GenerationParams | None = None,
-    max_depth: int = 1,
-    out: Path | None = None,
-    resume: bool = False,
-    on_start: Callable[[AttackStart], None] | None = None,
-    on_row: Callable[[AttackRow], None] | None = None,
-) -> AttackResult:
-    """:func:`run_attack` on the target named ``provider/model``, in a new event loop.
-
-    The target is built with ``options`` (its ``base_url``, timeout and retries), named
-    ``target`` in the result, and closed at the end.
-    """
-
-    async def main() -> AttackResult:
-        tgt = create_target(target, options)
-        try:
-            return await run_attack(
-                tgt, cases, transforms, judge=judge, budget=budget, params=params,
-                max_depth=max_depth, out=out, resume=resume, on_start=on_start, on_row=on_row,
-                target_name=target,
-            )  # fmt: skip
-        finally:
-            await tgt.aclose()
-
-    return asyncio.run(main())
+run_attack_sync = synchronous(run_attack)

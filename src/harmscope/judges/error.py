@@ -217,16 +217,10 @@ MeasuredError = JudgeError
 
 def error_from_report(report: EvalReport, source: str) -> JudgeError:
     """Condense a meta-evaluation report into the record a run stores."""
+    kept = {"judge_id", "task", "n", "unscored", "accuracy", "precision", "recall", "accuracy_3way"}
     return JudgeError(
-        judge_id=report.judge_id,
-        task=report.task,
+        **report.model_dump(include=kept),
         source=source,
-        n=report.n,
-        unscored=report.unscored,
-        accuracy=report.accuracy,
-        precision=report.precision,
-        recall=report.recall,
-        accuracy_3way=report.accuracy_3way,
         refusal=_confusion(report, _REFUSALS),
         full_refusal=_confusion(report, {"full_refusal"}),
     )

@@ -15,38 +15,16 @@ from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model
 from harmscope.judges.base import Judge, TrainedJudge, members
 from harmscope.judges.evaluate import Task, evaluate, trained_on_data
 from harmscope.judges.labelled import load_dataset
-from harmscope.metrics.classification import BinaryMetrics
+from harmscope.metrics.classification import Agreement
 
 __all__ = ["Counts", "Figures", "JudgeEvaluation", "SourceFigures", "judge_evaluation"]
 
 
-class Figures(BaseModel):
+class Figures(Agreement):
     """Agreement with the labels; ``None`` where a ratio is undefined."""
 
-    model_config = ConfigDict(frozen=True)
-
-    n: int
-    """Items scored (the denominators)."""
-    accuracy: float | None
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    kappa: float | None
     unscored: int = 0
     """Items left unscored (never in a denominator)."""
-
-    @classmethod
-    def of(cls, m: BinaryMetrics, **extra: Any) -> Any:
-        """The figures of ``m`` (and ``extra`` fields of a subclass)."""
-        return cls(
-            n=m.n,
-            accuracy=m.accuracy,
-            precision=m.precision,
-            recall=m.recall,
-            f1=m.f1,
-            kappa=m.kappa,
-            **extra,
-        )
 
 
 class SourceFigures(Figures):
@@ -120,8 +98,8 @@ def judge_evaluation(judge: Judge, data: str, task: Task = "refusal") -> JudgeEv
     items = load_dataset(data)
     seen = trained_on_data(judge, data, task)
     report = evaluate(judge, items, task)
-    result: JudgeEvaluation = JudgeEvaluation.of(
-        report,
+    return JudgeEvaluation(
+        **report.agreement(),
         unscored=report.unscored,
         judge_id=report.judge_id,
         task=report.task,
@@ -130,11 +108,12 @@ def judge_evaluation(judge: Judge, data: str, task: Task = "refusal") -> JudgeEv
         accuracy_3way=report.accuracy_3way,
         confusion=Counts(tp=report.tp, fp=report.fp, fn=report.fn, tn=report.tn),
         per_source={
-            k: SourceFigures.of(v, unscored=v.unscored, accuracy_3way=v.accuracy_3way)
+            k: SourceFigures(**v.agreement(), unscored=v.unscored, accuracy_3way=v.accuracy_3way)
             for k, v in report.per_source.items()
         },
-        baselines={k: Figures.of(v, unscored=v.unscored) for k, v in report.baselines.items()},
+        baselines={
+            k: Figures(**v.agreement(), unscored=v.unscored) for k, v in report.baselines.items()
+        },
         trained_on_data=seen or None,
         held_out=held_out_figures(judge, task) if seen else None,
     )
-    return result

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-__all__ = ["BinaryMetrics", "binary_metrics", "cohen_kappa", "ratio"]
+__all__ = ["Agreement", "BinaryMetrics", "binary_metrics", "cohen_kappa", "ratio"]
 
 
 def ratio(num: float, den: float) -> float | None:
@@ -15,8 +16,8 @@ def ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-class BinaryMetrics(BaseModel):
-    """Agreement of binary predictions with labels; ``None`` where a ratio is undefined."""
+class Agreement(BaseModel):
+    """The headline figures of binary predictions against labels; ``None`` where undefined."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -28,6 +29,15 @@ class BinaryMetrics(BaseModel):
     f1: float | None
     kappa: float | None
     """Cohen's kappa (chance-corrected agreement)."""
+
+    def agreement(self) -> dict[str, Any]:
+        """Just the headline figures, as keyword arguments for another record."""
+        return self.model_dump(include=set(Agreement.model_fields))
+
+
+class BinaryMetrics(Agreement):
+    """Agreement of binary predictions with labels, with the confusion counts."""
+
     tp: int
     fp: int
     fn: int
