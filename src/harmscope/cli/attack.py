@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from harmscope.cli import _options as opt
 from harmscope.cli._common import err, out, print_json
 
 if TYPE_CHECKING:
@@ -48,9 +49,7 @@ def attack(
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
     seed: Annotated[int, typer.Option()] = 0,
-    data_dir: Annotated[
-        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
-    ] = None,
+    data_dir: opt.DataDirOption = None,
     output: Annotated[
         Path, typer.Option("--out", "-o", help="JSONL of search paths, one line per case.")
     ] = Path("harmscope-attack.jsonl"),
@@ -61,17 +60,10 @@ def attack(
             "search for, and start from the success statistics its paths record."
         ),
     ] = False,
-    timeout: Annotated[
-        float, typer.Option(min=0.01, help="HTTP targets: seconds per request before it fails.")
-    ] = 120.0,
-    retries: Annotated[
-        int, typer.Option(min=0, max=20, help="HTTP targets: retries of a transient failure.")
-    ] = 3,
-    max_retry_wait: Annotated[
-        float,
-        typer.Option(min=0.0, help="HTTP targets: longest Retry-After waited for, in seconds."),
-    ] = 120.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    timeout: opt.TimeoutOption = None,
+    retries: opt.RetriesOption = None,
+    max_retry_wait: opt.MaxRetryWaitOption = None,
+    as_json: opt.JsonOption = False,
 ) -> None:
     """Search transforms until the target complies, for each should-refuse case it refuses.
 
@@ -92,10 +84,7 @@ def attack(
     cases = should_refuse_cases(suite, limit=limit, seed=seed, data_dir=data_dir)
     scorer = load_judge(judge)
     settings = TargetOptions(
-        base_url=base_url,
-        timeout_s=timeout,
-        retries=retries,
-        max_retry_wait_s=max_retry_wait,
+        base_url=base_url, **opt.http_settings(timeout, retries, max_retry_wait)
     )
     caps = f"capped at {max_requests} requests" + (
         f" and {max_tokens} tokens" if max_tokens is not None else ""

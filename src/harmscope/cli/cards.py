@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from harmscope.cli._common import out, print_json
-from harmscope.cli._options import DbOption, JudgeErrorOption, RedactOption
+from harmscope.cli._options import DbOption, JsonOption, JudgeErrorOption, RedactOption
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["cards"]
@@ -38,7 +38,7 @@ def cards(
     all_cards: Annotated[
         bool, typer.Option("--all", help="Include cards with no case in the run.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write the Risk Cards of a run, filled with its evidence, to <out>/<run>.cards.<fmt>.
 

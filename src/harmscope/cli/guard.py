@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from harmscope.cli._common import err, out, print_json
-from harmscope.cli._options import option, sub_app
+from harmscope.cli._options import JsonOption, option, sub_app
 
 __all__ = ["app"]
 
@@ -139,7 +139,7 @@ def evaluate(
     base_url: BaseUrlOpt = None,
     latent_probe: LatentProbeOpt = None,
     card: Annotated[str | None, option("Write a guard card to PATH.md and PATH.json.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Precision, recall, F1, FPR, AUPRC, over-blocking and latency per labelled set."""
     from harmscope.guard.detectors import metadata_of

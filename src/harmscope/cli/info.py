@@ -8,16 +8,15 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import err, out, print_json
+from harmscope.cli._options import DataDirOption, JsonOption
 from harmscope.errors import HarmscopeError
 
 __all__ = ["suites", "targets", "transforms"]
 
 
 def suites(
-    data_dir: Annotated[
-        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the registered suites with their sizes."""
     from harmscope.suites import registry
@@ -86,7 +85,7 @@ def transforms(
     family: Annotated[
         str | None, typer.Option(help="Only this family (e.g. encode, persona).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the attack transforms with their families and descriptions.
 

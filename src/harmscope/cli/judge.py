@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from harmscope.cli._common import err, out, print_json
-from harmscope.cli._options import sub_app
+from harmscope.cli._options import JsonOption, sub_app
 
 if TYPE_CHECKING:
     from harmscope.judges.results import Figures, JudgeEvaluation
@@ -72,7 +72,7 @@ def eval_judge(
         str, typer.Option(help="Labelled JSONL file, or xstest, harmbench-val, checkset.")
     ] = "checkset",
     task: Annotated[str, typer.Option(help="refusal or harm.")] = "refusal",
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Run a judge on labelled responses; report accuracy, precision, recall, F1 and kappa."""
     from harmscope.errors import HarmscopeError

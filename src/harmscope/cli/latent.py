@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import err, out, print_json
+from harmscope.cli._options import DataDirOption, JsonOption
 from harmscope.errors import HarmscopeError
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ app = typer.Typer(
 )
 
 ModelOpt = Annotated[str, typer.Option("--model", help="Model alias, path or hub id.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 HtmlOpt = Annotated[
     str | None, typer.Option("--html", help="Also write a report page with per-layer AUROC.")
 ]
@@ -34,9 +34,6 @@ RefusalScoreOpt = Annotated[
     ),
 ]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Prompts per forward pass.")]
-DataDirOpt = Annotated[
-    str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
-]
 
 
 def _load(spec: str) -> Any:
@@ -102,9 +99,9 @@ def fit(
         ),
     ] = True,
     batch_size: BatchOpt = 8,
-    data_dir: DataDirOpt = None,
+    data_dir: DataDirOption = None,
     html: HtmlOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit the Latent Guard, the harmfulness direction and the refusal direction.
 
@@ -181,9 +178,9 @@ def evaluate(
         typer.Option(help="Render every prompt under this system prompt, as a deployment does."),
     ] = None,
     batch_size: BatchOpt = 8,
-    data_dir: DataDirOpt = None,
+    data_dir: DataDirOption = None,
     html: HtmlOpt = None,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """AUROC of the Latent Guard on labelled prompts, at its layer and per layer."""
     from harmscope.latent.evaluate import evaluate_latent
@@ -257,7 +254,7 @@ def steer(
     first_pass_only: Annotated[
         bool, typer.Option(help="Add only during the prompt's forward pass.")
     ] = False,
-    as_json: JsonOpt = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Answer a prompt with and without ablating or adding a direction.
 
@@ -310,8 +307,8 @@ def sweep(
     limit: Annotated[int, typer.Option(min=1, help="Harmful prompts used.")] = 24,
     refusal_score: RefusalScoreOpt = "phrases",
     batch_size: BatchOpt = 8,
-    data_dir: DataDirOpt = None,
-    as_json: JsonOpt = False,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Alignment vs helpfulness over addition coefficients, with linear and quadratic fits."""
     from harmscope.latent.evaluate import labelled_texts

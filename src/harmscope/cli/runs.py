@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from harmscope.cli._common import out, print_json
-from harmscope.cli._options import DbOption, JudgeErrorOption, RedactOption
+from harmscope.cli._options import DbOption, JsonOption, JudgeErrorOption, RedactOption
 from harmscope.store import DEFAULT_DB
 
 __all__ = ["export", "list_runs", "report"]
@@ -32,7 +32,7 @@ def _open(db: Path):  # type: ignore[no-untyped-def]
 
 def list_runs(
     db: DbOption = Path(DEFAULT_DB),
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List stored runs, newest first."""
     with _open(db) as store:
@@ -73,7 +73,7 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing file named by --out FILE.html.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Render stored runs: terminal table, JSON, and the HTML report (or comparison)."""
     from harmscope.cards import load_judge_error, load_scenario

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harmscope.cli import _options as opt
 from harmscope.cli._common import err, fail, out, print_json
 from harmscope.config import RunConfig
 from harmscope.errors import HarmscopeError
@@ -73,9 +74,7 @@ def scan(
     resume: Annotated[
         str | None, typer.Option(help="Continue a stopped run (id or 'latest').")
     ] = None,
-    data_dir: Annotated[
-        str | None, typer.Option(help="Folder of public datasets (else $HARMSCOPE_DATA_DIR).")
-    ] = None,
+    data_dir: opt.DataDirOption = None,
     report_dir: Annotated[Path, typer.Option(help="Where the HTML report goes.")] = Path(
         "harmscope-reports"
     ),
@@ -107,34 +106,21 @@ def scan(
             "for the model, if any; 'none' turns signals off."
         ),
     ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(min=0.01, help="HTTP targets: seconds per request before it fails [120]."),
-    ] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option(min=0, max=20, help="HTTP targets: retries of a transient failure [3]."),
-    ] = None,
-    max_retry_wait: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            help="HTTP targets: longest Retry-After waited for, in seconds; a server asking "
-            "for longer fails the request at once [120].",
-        ),
-    ] = None,
+    timeout: opt.TimeoutOption = None,
+    retries: opt.RetriesOption = None,
+    max_retry_wait: opt.MaxRetryWaitOption = None,
     no_cache: Annotated[
         bool,
         typer.Option(
             "--no-cache", help="Neither read answers from the response cache nor add them to it."
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: opt.JsonOption = False,
 ) -> None:
     """Scan a target with a suite; store every answer and verdict; report the rates."""
     if multiturn not in ("scripted", "live"):
         fail(f"--multiturn must be scripted or live, not {multiturn!r}")
-    http = _http_settings(timeout, retries, max_retry_wait)
+    http = opt.http_settings(timeout, retries, max_retry_wait)
     config = RunConfig(
         target=target,
         base_url=base_url,
@@ -268,14 +254,6 @@ def _report(summary: RunSummary, *, db: Path, report_dir: Path, as_json: bool) -
             f"continue with: harmscope scan --db {db} --resume {summary.run_id}",
             code=1,
         )
-
-
-def _http_settings(
-    timeout: float | None, retries: int | None, max_retry_wait: float | None
-) -> dict[str, Any]:
-    """The HTTP target settings given on the command line (they replace stored ones on resume)."""
-    given = {"timeout_s": timeout, "retries": retries, "max_retry_wait_s": max_retry_wait}
-    return {k: v for k, v in given.items() if v is not None}
 
 
 @contextmanager
