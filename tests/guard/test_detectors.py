@@ -93,6 +93,23 @@ def test_llm_detector_through_a_real_http_target() -> None:
     assert f"no_score:{det.name}" in decisions[2].reasons
 
 
+def test_llm_detector_scores_again_and_again_from_synchronous_code() -> None:
+    # an HTTP client opened in one event loop is unusable from the next: every synchronous
+    # call must run on the same loop
+    seen: list[str] = []
+    with serve(_classifier_upstream(seen)) as url:
+        det = LLMDetector(create_target("openai/clf", base_url=f"{url}/v1"))
+        try:
+            first = det.score(["how do I throw a grenade at my neighbour"])
+            second = det.score(["hello there", "a grenade, again"])
+            third = det.score(["hello there"])
+        finally:
+            det.close()
+    assert first[0][ANY] == 1.0
+    assert [s[ANY] for s in second] == [0.0, 1.0] and third[0][ANY] == 0.0
+    assert len(seen) == 4, "every text reached the upstream"
+
+
 class _Probe:
     """Stands in for a fitted latent probe: raw projections and a threshold."""
 

@@ -22,6 +22,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from harmscope._sync import LoopThread
 from harmscope.embed import ANY, EmbeddingHeads
 from harmscope.errors import DataError, NotFoundError
 from harmscope.records import GenerationParams, Message
@@ -277,6 +278,7 @@ class LLMDetector:
         self.params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0)
         self.concurrency = concurrency
         self._sems: dict[int, asyncio.Semaphore] = {}
+        self._loop = LoopThread()  # every synchronous call on one loop: the client stays usable
         listing = "\n".join(
             f"S{i}: {tax.get(c).name}. {tax.get(c).definition}"
             for i, c in enumerate(self.categories, 1)
@@ -303,8 +305,15 @@ class LLMDetector:
         return list(await asyncio.gather(*(self._one(t) for t in texts)))
 
     def score(self, texts: list[str]) -> list[dict[str, float]]:
-        """Classify from synchronous code (not from inside a running event loop)."""
-        return asyncio.run(self.ascore(texts))
+        """Classify from synchronous code (every call runs on the detector's own loop)."""
+        return self._loop.run(self.ascore(texts))
+
+    def close(self) -> None:
+        """Close the target after synchronous use (:meth:`score`), and the detector's loop."""
+        try:
+            self._loop.run(self.target.aclose())
+        finally:
+            self._loop.close()
 
 
 _VERDICT = re.compile(r"\b(unsafe|safe)\b", re.IGNORECASE)
