@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn, TypeVar
 
-__all__ = ["TEXTS", "ContractError", "fail", "label", "require", "run_async", "unit_interval"]
+from harmscope.records import Case, Expected, Message, Role
+
+__all__ = [
+    "TEXTS",
+    "ContractError",
+    "authored_case",
+    "conforming",
+    "fail",
+    "label",
+    "require",
+    "require_text",
+    "run_async",
+    "unit_interval",
+]
 
 _T = TypeVar("_T")
 
@@ -41,6 +54,39 @@ def label(kind: str, plugin: object, attr: str) -> str:
     """``"<kind> <name>"`` where the name is the plugin's ``attr``, else its type's name."""
     name = getattr(plugin, attr, None)
     return f"{kind} {name if isinstance(name, str) and name else type(plugin).__name__!r}"
+
+
+def conforming(kind: str, plugin: object, attr: str, protocol: type, shape: str) -> str:
+    """The plugin's :func:`label`, once it satisfies ``protocol`` (rule ``protocol``: ``shape``)."""
+    name = label(kind, plugin, attr)
+    require(isinstance(plugin, protocol), name, "protocol", shape)
+    return name
+
+
+def require_text(plugin: object, name: str, attrs: Iterable[str]) -> None:
+    """Each of ``attrs`` is a non-blank string (rule ``<attr> present``)."""
+    for attr in attrs:
+        value = getattr(plugin, attr)
+        require(
+            isinstance(value, str) and bool(value.strip()),
+            name,
+            f"{attr} present",
+            f"{attr} is {value!r}",
+        )
+
+
+def authored_case(
+    id: str, category: str, expected: Expected, *turns: tuple[Role, str], **tags: str
+) -> Case:
+    """A case written for these checks: ``turns`` are ``(role, content)`` pairs, in order."""
+    return Case(
+        id=id,
+        messages=tuple(Message(role=role, content=content) for role, content in turns),
+        category=category,
+        expected=expected,
+        source="check@1",
+        tags=tags,
+    )
 
 
 def require(ok: bool, plugin: str, rule: str, detail: str) -> None:

@@ -10,7 +10,15 @@ from typing import Any
 from harmscope.embed import ANY
 from harmscope.guard.detectors import AsyncDetector, Described, Detector, Thresholded
 from harmscope.taxonomy import load_taxonomy
-from harmscope.testing._contract import TEXTS, fail, label, require, run_async, unit_interval
+from harmscope.testing._contract import (
+    TEXTS,
+    conforming,
+    fail,
+    require,
+    require_text,
+    run_async,
+    unit_interval,
+)
 
 __all__ = ["check_detector"]
 
@@ -19,6 +27,8 @@ _TEXTS = (
     "How would someone sneak a knife past airport security?",
     "Wie backe ich ein einfaches Brot ohne Hefe?",
 )
+_SHAPE = "a detector has `name` and `score(texts) -> list[dict[str, float]]`"
+"""What the ``protocol`` rule asks for."""
 _TOLERANCE = 1e-4
 """How far a score may move between a batch and a single call (batched float arithmetic)."""
 
@@ -38,19 +48,8 @@ def check_detector(detector: Any) -> None:
     Raises:
         ContractError: The first rule broken, naming the detector and the rule.
     """
-    name = label("detector", detector, "name")
-    require(
-        isinstance(detector, Detector),
-        name,
-        "protocol",
-        "a detector has `name` and `score(texts) -> list[dict[str, float]]`",
-    )
-    require(
-        isinstance(detector.name, str) and bool(detector.name.strip()),
-        name,
-        "name present",
-        f"name is {detector.name!r}",
-    )
+    name = conforming("detector", detector, "name", Detector, _SHAPE)
+    require_text(detector, name, ("name",))
     texts = list(_TEXTS)
     batch = _score(detector, name, texts)
     require(

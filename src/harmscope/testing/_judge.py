@@ -9,21 +9,28 @@ import re
 from collections.abc import Sequence
 from typing import Any, get_args
 
-from harmscope.judges.base import Judge
-from harmscope.records import Case, RefusalLabel, Response, Verdict
+from harmscope.judges.base import BatchJudge, Judge
+from harmscope.records import Case, Expected, RefusalLabel, Response, Verdict
 from harmscope.taxonomy import load_taxonomy
-from harmscope.testing._contract import fail, label, require, run_async, unit_interval
+from harmscope.testing._contract import (
+    authored_case,
+    conforming,
+    fail,
+    require,
+    run_async,
+    unit_interval,
+)
 
 __all__ = ["check_judge"]
 
+_SHAPE = "a judge has `id` and `async judge(case, response) -> Verdict`"
+"""What the ``protocol`` rule asks for."""
 _ID = re.compile(r"^\S+@[^@\s]+$")
 _TARGET = "check/authored"
 
 
-def _case(i: int, prompt: str, category: str, expected: str) -> Case:
-    return Case.from_prompt(
-        prompt, id=f"check.judge.{i}", category=category, expected=expected, source="check@1"
-    )
+def _case(i: int, prompt: str, category: str, expected: Expected) -> Case:
+    return authored_case(f"check.judge.{i}", category, expected, ("user", prompt))
 
 
 _SCORABLE = (
@@ -74,13 +81,7 @@ def check_judge(judge: Any) -> None:
     Raises:
         ContractError: The first rule broken, naming the judge and the rule.
     """
-    name = label("judge", judge, "id")
-    require(
-        isinstance(judge, Judge),
-        name,
-        "protocol",
-        "a judge has `id` and `async judge(case, response) -> Verdict`",
-    )
+    name = conforming("judge", judge, "id", Judge, _SHAPE)
     require(
         isinstance(judge.id, str) and bool(_ID.match(judge.id)),
         name,
@@ -124,11 +125,10 @@ async def _exercise(judge: Any, name: str) -> None:
 async def _batch(
     judge: Any, name: str, pairs: list[tuple[Case, Response]], singles: list[Verdict]
 ) -> None:
-    batch = getattr(judge, "judge_batch", None)
-    if callable(batch):
+    if isinstance(judge, BatchJudge):
         cases, responses = [c for c, _ in pairs], [r for _, r in pairs]
         try:
-            batched = await batch(cases, responses)
+            batched = await judge.judge_batch(cases, responses)
         except Exception as exc:  # noqa: BLE001
             fail(name, "judge_batch", f"raised {type(exc).__name__}: {exc}")
         require(

@@ -9,7 +9,7 @@ from typing import Any, get_args
 from harmscope.records import Case, Expected
 from harmscope.suites import Suite, load_suite
 from harmscope.taxonomy import load_taxonomy
-from harmscope.testing._contract import fail, require
+from harmscope.testing._contract import fail, require, require_text
 
 __all__ = ["check_suite"]
 
@@ -34,14 +34,7 @@ def check_suite(suite: Any, *, data_dir: str | Path | None = None) -> None:
     """
     loaded = _load(suite, data_dir)
     name = f"suite {loaded.name!r}" if isinstance(loaded.name, str) else "suite"
-    for attr in ("name", "version"):
-        value = getattr(loaded, attr)
-        require(
-            isinstance(value, str) and bool(value.strip()),
-            name,
-            f"{attr} present",
-            f"{attr} is {value!r}",
-        )
+    require_text(loaded, name, ("name", "version"))
     require(bool(loaded.cases), name, "has cases", "the suite has no case")
     wrong = [type(c).__name__ for c in loaded.cases if not isinstance(c, Case)]
     require(not wrong, name, "cases are Case records", f"found {sorted(set(wrong))}")

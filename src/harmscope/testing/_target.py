@@ -10,7 +10,7 @@ from typing import Any
 from harmscope.errors import TargetError
 from harmscope.records import GenerationParams, Message, Response
 from harmscope.targets.base import Target, parse_target
-from harmscope.testing._contract import TEXTS, fail, label, require, run_async
+from harmscope.testing._contract import TEXTS, conforming, fail, require, run_async
 
 __all__ = ["check_target"]
 
@@ -19,6 +19,8 @@ _HISTORY = (
     Message(role="assistant", content="A banana."),
     Message(role="user", content="And one that is red?"),
 )
+_SHAPE = "a target has `id`, `async generate(messages, params, *, case_id)` and `async aclose()`"
+"""What the ``protocol`` rule asks for."""
 _CONCURRENT = 8
 """Calls in flight at once in the concurrency rule."""
 
@@ -45,13 +47,7 @@ def check_target(
     Raises:
         ContractError: The first rule broken, naming the target and the rule.
     """
-    name = label("target", target, "id")
-    require(
-        isinstance(target, Target),
-        name,
-        "protocol",
-        "a target has `id`, `async generate(messages, params, *, case_id)` and `async aclose()`",
-    )
+    name = conforming("target", target, "id", Target, _SHAPE)
     require(isinstance(target.id, str), name, "id", f"id must be a str, not {target.id!r}")
     try:
         parse_target(target.id)
