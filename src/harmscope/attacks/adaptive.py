@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from harmscope.judges.base import Judge
 from harmscope.records import Case, GenerationParams, Verdict
@@ -27,6 +27,7 @@ from harmscope.transforms.base import Transform, compose, run_transform
 
 __all__ = [
     "Attempt",
+    "SearchOptions",
     "SearchResult",
     "StopReason",
     "SuccessStats",
@@ -271,6 +272,15 @@ async def adaptive_search(
     return SearchResult(case.id, "exhausted", tuple(search.path))
 
 
+class SearchOptions(TypedDict, total=False):
+    """What :func:`search_cases` passes to every :func:`adaptive_search` (see its arguments)."""
+
+    params: GenerationParams | None
+    max_depth: int
+    is_success: Callable[[Verdict], bool]
+    tokenizer: TokenCounter | None
+
+
 async def search_cases(
     cases: Iterable[Case],
     target: Target,
@@ -278,10 +288,8 @@ async def search_cases(
     transforms: Sequence[Transform],
     *,
     budget: Budget,
-    params: GenerationParams | None = None,
     stats: SuccessStats | None = None,
-    max_depth: int = 2,
-    is_success: Callable[[Verdict], bool] = full_compliance,
+    **options: Unpack[SearchOptions],
 ) -> list[SearchResult]:
     """Run :func:`adaptive_search` on each case in turn, sharing ``stats`` and ``budget``.
 
@@ -293,18 +301,9 @@ async def search_cases(
         if budget.exhausted:
             results.append(SearchResult(case.id, "budget"))
             continue
-        results.append(
-            await adaptive_search(
-                case,
-                target,
-                judge,
-                transforms,
-                budget=budget,
-                params=params,
-                stats=stats,
-                max_depth=max_depth,
-                is_success=is_success,
-            )
+        result = await adaptive_search(
+            case, target, judge, transforms, budget=budget, stats=stats, **options
         )
+        results.append(result)
     log.debug("adaptive search: %d cases, ranking %s", len(results), stats.ranking()[:5])
     return results
