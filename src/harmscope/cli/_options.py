@@ -30,6 +30,12 @@ DataDirOption = Annotated[
 ]
 """``--data-dir``: where the public datasets are."""
 
+MaxTokensOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Stop (resumable) before ~N tokens (prompt + completion) are spent."),
+]
+"""``--max-tokens``: the token cap of a run's budget (none by default)."""
+
 TimeoutOption = Annotated[
     float | None,
     typer.Option(min=0.01, help="HTTP targets: seconds per request before it fails [120]."),

@@ -44,9 +44,7 @@ def attack(
     ] = 1,
     judge: Annotated[str, typer.Option(help="Judge that decides success.")] = "keyword",
     max_requests: Annotated[int, typer.Option(min=1, help="Cap on target requests.")] = 400,
-    max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Cap on tokens (prompt + completion).")
-    ] = None,
+    max_tokens: opt.MaxTokensOption = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 64,
     seed: Annotated[int, typer.Option()] = 0,
     data_dir: opt.DataDirOption = None,

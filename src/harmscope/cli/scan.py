@@ -95,9 +95,7 @@ def scan(
     max_requests: Annotated[
         int | None, typer.Option(min=1, help="Stop (resumable) after N target requests.")
     ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Stop (resumable) before ~N tokens are spent.")
-    ] = None,
+    max_tokens: opt.MaxTokensOption = None,
     latent_probe: Annotated[
         str | None,
         typer.Option(
