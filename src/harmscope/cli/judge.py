@@ -10,7 +10,7 @@ from harmscope.cli._common import err, out, print_json
 from harmscope.cli._options import JsonOption, sub_app
 
 if TYPE_CHECKING:
-    from harmscope.judges.results import Figures, JudgeEvaluation
+    from harmscope.judges.results import JudgeEvaluation, SourceFigures
 
 __all__ = ["app"]
 
@@ -42,14 +42,17 @@ def _table(report: JudgeEvaluation) -> None:
         "kappa",
     ):
         table.add_column(col, justify="left" if col == "source" else "right")
-    rows: list[tuple[str, Figures]] = [("all", report), *report.per_source.items()]
+    rows: list[tuple[str, SourceFigures | JudgeEvaluation]] = [
+        ("all", report),
+        *report.per_source.items(),
+    ]
     for name, r in rows:
         table.add_row(
             name,
             str(r.n),
             str(r.unscored),
             _fmt(r.accuracy),
-            _fmt(getattr(r, "accuracy_3way", None)),
+            _fmt(r.accuracy_3way),
             _fmt(r.precision),
             _fmt(r.recall),
             _fmt(r.f1),
