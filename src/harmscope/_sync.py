@@ -42,9 +42,10 @@ class LoopThread:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                threading.Thread(
+                self._thread = threading.Thread(
                     target=loop.run_forever, name="harmscope-loop", daemon=True
-                ).start()
+                )
+                self._thread.start()
                 self._loop = loop
             return self._loop
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,7 @@ def test_llm_detector_scores_again_and_again_from_synchronous_code() -> None:
     assert first[0][ANY] == 1.0
     assert [s[ANY] for s in second] == [0.0, 1.0] and third[0][ANY] == 0.0
     assert len(seen) == 4, "every text reached the upstream"
+    assert not any(t.name == "harmscope-loop" for t in threading.enumerate()), "closed"
 
 
 class _Probe:
